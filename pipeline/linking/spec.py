@@ -1,0 +1,68 @@
+"""A picklable description of a linker, built once in each process that uses it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.errors import UsageError
+from pipeline.linking.annotation import Linker
+
+KANDPAL_CONFIDENCE = 0.4
+KANDPAL_SUPPORT = 20
+
+_BUILT: dict[LinkerSpec, Linker] = {}
+
+
+@dataclass(frozen=True)
+class LinkerSpec:
+    """Either an embedded model folder or a list of Spotlight endpoints, plus the filters."""
+
+    model: str | None = None
+    spotlight: tuple[str, ...] = ()
+    confidence: float = 0.5
+    support: int = 0
+    max_in_flight: int = 5
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if bool(self.model) == bool(self.spotlight):
+            raise UsageError("give exactly one of --model DIR or --spotlight URL [URL ...]")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise UsageError(f"--confidence must be between 0 and 1, got {self.confidence}")
+        if self.support < 0:
+            raise UsageError(f"--support must be >= 0, got {self.support}")
+        if self.model and not Path(self.model).is_dir():
+            raise UsageError(f"model folder not found: {self.model}")
+
+    @property
+    def kind(self) -> str:
+        return "statistical" if self.model else "spotlight"
+
+    def describe(self) -> dict:
+        return {"linker": self.kind, **asdict(self), "spotlight": list(self.spotlight)}
+
+    def build(self) -> Linker:
+        """The linker, loaded once per process and reused by every task that runs there."""
+        linker = _BUILT.get(self)
+        if linker is None:
+            linker = self._load()
+            _BUILT[self] = linker
+        return linker
+
+    def _load(self) -> Linker:
+        if self.model:
+            from pipeline.linking.statistical import StatisticalLinker
+
+            return StatisticalLinker.load(
+                self.model, confidence=self.confidence, support=self.support
+            )
+        from pipeline.linking.spotlight import SpotlightClient
+
+        return SpotlightClient(
+            list(self.spotlight),
+            confidence=self.confidence,
+            support=self.support,
+            max_in_flight=self.max_in_flight,
+            read_timeout=self.timeout,
+        )

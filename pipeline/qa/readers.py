@@ -1,0 +1,191 @@
+"""QA dataset readers: NQ-open, TriviaQA, EntityQuestions, PopQA and generic JSON Lines.
+
+Every record becomes a `QAPair` or a `FailureRecord` (stage `qa_read`) with its reason.
+`row` is the 0-based position of the record in its file; `question_id` is the record's own id
+when it has one, else `<file stem>:<row>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import UsageError
+from pipeline.failures import FailureRecord
+
+FORMATS = ("nq-open", "triviaqa", "entityquestions", "popqa", "jsonl")
+STAGE = "qa_read"
+QA_SUFFIXES = (".json", ".jsonl", ".tsv", ".csv")
+_ID_FIELDS = ("question_id", "QuestionId", "id", "qid")
+
+
+@dataclass(frozen=True, slots=True)
+class QAPair:
+    question_id: str
+    row: int
+    source: str
+    question: str
+    answers: tuple[str, ...]
+
+
+class _BadRecord(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def resolve_qa_paths(paths: Iterable[str]) -> list[Path]:
+    """Files, folders (their files, sorted) and globs; a path that matches nothing is an error."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*")
+                           if f.is_file() and f.suffix.lower() in QA_SUFFIXES)
+            if not files:
+                raise UsageError(f"QA folder is empty: {raw}")
+            found.extend(files)
+        elif p.is_file():
+            found.append(p)
+        else:
+            matches = sorted(Path(m) for m in glob.glob(raw) if Path(m).is_file())
+            if not matches:
+                raise UsageError(f"QA file not found: {raw}")
+            found.extend(matches)
+    return found
+
+
+def read_qa(
+    paths: Iterable[str],
+    fmt: str,
+    question_field: str = "question",
+    answers_field: str = "answer",
+) -> Iterator[QAPair | FailureRecord]:
+    """Every record of every file, in file order then row order."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown QA format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    files = resolve_qa_paths(paths)
+    for path in files:
+        yield from _read_file(path, fmt, question_field, answers_field)
+
+
+def _read_file(
+    path: Path, fmt: str, q_field: str, a_field: str
+) -> Iterator[QAPair | FailureRecord]:
+    source = str(path)
+    for row, raw in _records(path, fmt):
+        try:
+            if isinstance(raw, _BadRecord):
+                raise raw
+            question, answers, own_id = _extract(raw, fmt, q_field, a_field)
+        except _BadRecord as bad:
+            yield FailureRecord(None, source, row, STAGE, bad.reason, bad.detail)
+            continue
+        qid = str(own_id) if own_id not in (None, "") else f"{path.stem}:{row}"
+        yield QAPair(qid, row, source, question, answers)
+
+
+def _records(path: Path, fmt: str) -> Iterator[tuple[int, object]]:
+    if fmt == "popqa" or path.suffix.lower() in (".tsv", ".csv"):
+        yield from _csv_records(path)
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read QA file {path}: {err.strerror}") from err
+    stripped = data.lstrip()
+    if stripped[:1] in (b"[", b"{") and _is_single_json_document(stripped):
+        doc = json.loads(stripped)
+        items = doc.get("Data", doc.get("data")) if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            items = [doc]
+        yield from enumerate(items)
+        return
+    for row, line in enumerate(data.splitlines()):
+        yield row, _parse_line(line)
+
+
+def _is_single_json_document(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_line(line: bytes) -> object:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _BadRecord("not_utf8", f"invalid UTF-8 at byte {err.start}")
+    if not text.strip():
+        return _BadRecord("invalid_json", "empty line")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        return _BadRecord("invalid_json", f"{err.msg} at column {err.colno}: {text[:80]!r}")
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, object]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", errors="strict", newline="") as f:
+        try:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            yield from enumerate(reader)
+        except UnicodeDecodeError as err:
+            raise UsageError(f"QA file {path} is not UTF-8 (byte {err.start})") from err
+
+
+def _extract(
+    raw: object, fmt: str, q_field: str, a_field: str
+) -> tuple[str, tuple[str, ...], object]:
+    if not isinstance(raw, dict):
+        raise _BadRecord("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
+    own_id = next((raw[k] for k in _ID_FIELDS if k in raw), None)
+    if fmt == "triviaqa":
+        question = raw.get("question", raw.get("Question", raw.get("context")))
+        answers = _triviaqa_answers(raw)
+    elif fmt == "entityquestions":
+        question, answers = raw.get("question"), raw.get("answers")
+    elif fmt == "popqa":
+        question, answers = raw.get("question"), _json_list(raw.get("possible_answers"))
+    elif fmt == "nq-open":
+        question, answers = raw.get("question"), raw.get("answer")
+    else:
+        question, answers = raw.get(q_field), raw.get(a_field)
+    if not isinstance(question, str):
+        raise _BadRecord("missing_question", "no question text in the record")
+    if isinstance(answers, str):
+        answers = [answers]
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise _BadRecord("missing_answers", "answers must be a string or a list of strings")
+    unique = tuple(dict.fromkeys(a for a in answers if a.strip()))
+    if not unique:
+        raise _BadRecord("missing_answers", "the record has no non-empty answer")
+    return question, unique, own_id
+
+
+def _triviaqa_answers(raw: dict) -> list[str] | None:
+    answer = raw.get("answer", raw.get("Answer"))
+    if isinstance(answer, dict):
+        aliases = answer.get("aliases", answer.get("Aliases")) or []
+        value = answer.get("value", answer.get("Value"))
+        return ([value] if isinstance(value, str) else []) + list(aliases)
+    aliases = raw.get("aliases")
+    if isinstance(answer, str):
+        return [answer, *(aliases or [])]
+    return aliases if isinstance(aliases, list) else answer
+
+
+def _json_list(value: object) -> list | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise _BadRecord("missing_answers", f"possible_answers is not JSON: {err.msg}") from err
+    return value if isinstance(value, list) else None

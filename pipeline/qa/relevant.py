@@ -1,0 +1,89 @@
+"""Assemble the relevant_docs table from QA entities and the counts the count stage gathered."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from pipeline.output import OutputFolder
+from pipeline.qa.heuristic import needed_pairs, relevant_documents
+from schemas.tables import QA_QUESTIONS, RELEVANT_DOCS, STATUS_LINKING_FAILED
+
+
+@dataclass
+class QAEntityLists:
+    """Every question with its question-entity and answer-entity mention lists."""
+
+    questions: pa.Table
+    q_mentions: dict[str, list[int]] = field(default_factory=dict)
+    a_mentions: dict[str, list[int]] = field(default_factory=dict)
+    excluded: frozenset[int] = frozenset()
+
+    @classmethod
+    def load(cls, out: OutputFolder, excluded: set[int] | frozenset[int] = frozenset()
+             ) -> QAEntityLists:
+        questions = ds.dataset(str(out.table_dir("qa_questions")), format="parquet",
+                               schema=QA_QUESTIONS).to_table()
+        questions = questions.sort_by([("source", "ascending"), ("row", "ascending")])
+        lists = cls(questions, excluded=frozenset(excluded))
+        if out.has_table("qa_entities"):
+            entities = ds.dataset(str(out.table_dir("qa_entities")), format="parquet").to_table(
+                columns=["question_id", "role", "entity_id", "offset"]).sort_by(
+                [("question_id", "ascending"), ("offset", "ascending")])
+            q_lists: dict[str, list[int]] = defaultdict(list)
+            a_lists: dict[str, list[int]] = defaultdict(list)
+            for qid, role, eid in zip(entities["question_id"].to_pylist(),
+                                      entities["role"].to_pylist(),
+                                      entities["entity_id"].to_pylist(), strict=True):
+                (q_lists if role == "question" else a_lists)[qid].append(eid)
+            lists.q_mentions, lists.a_mentions = dict(q_lists), dict(a_lists)
+        return lists
+
+    def needed_pairs(self) -> set[tuple[int, int]]:
+        pairs: set[tuple[int, int]] = set()
+        for qid in self.questions["question_id"].to_pylist():
+            pairs.update(needed_pairs(self.q_mentions.get(qid, ()),
+                                      self.a_mentions.get(qid, ()), self.excluded))
+        return pairs
+
+    def entity_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for mentions in (*self.q_mentions.values(), *self.a_mentions.values()):
+            ids.update(mentions)
+        return ids
+
+
+def relevant_docs_table(
+    qa: QAEntityLists,
+    pair_docs: Mapping[tuple[int, int], int],
+    doc_count: Mapping[int, int],
+    uris: Mapping[int, str],
+) -> pa.Table:
+    """One row per question, in question_id order, with the heuristic's result and status."""
+    cols: dict[str, list] = {name: [] for name in RELEVANT_DOCS.names}
+    q = qa.questions
+    for qid, row, question, answers, linked in zip(
+        q["question_id"].to_pylist(), q["row"].to_pylist(), q["question"].to_pylist(),
+        q["answers"].to_pylist(), q["linked"].to_pylist(), strict=True,
+    ):
+        if linked:
+            result = relevant_documents(
+                qa.q_mentions.get(qid, ()), qa.a_mentions.get(qid, ()),
+                lambda a, b: pair_docs.get((a, b), 0), doc_count,
+                lambda e: uris.get(e, ""), qa.excluded)
+            values = (uris.get(result.q_entity), uris.get(result.a_entity), result.relevant_docs,
+                      result.q_docs, result.a_docs, result.status)
+        else:
+            values = (None, None, None, None, None, STATUS_LINKING_FAILED)
+        for name, value in zip(RELEVANT_DOCS.names, (qid, row, question, answers, *values),
+                               strict=True):
+            cols[name].append(value)
+    return pa.table(cols, schema=RELEVANT_DOCS)
+
+
+def status_counts(table: pa.Table) -> dict[str, int]:
+    return dict(sorted(Counter(table["status"].to_pylist()).items()))

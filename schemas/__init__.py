@@ -1,0 +1,5 @@
+"""Declarations of every table longtail writes (see `schemas.tables`)."""
+
+from schemas.tables import ANNOTATION, FAILURES, TABLES
+
+__all__ = ["ANNOTATION", "FAILURES", "TABLES"]
