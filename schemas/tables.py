@@ -154,6 +154,12 @@ TABLES: dict[str, pa.Schema] = {
     "relevant_docs": RELEVANT_DOCS,
 }
 
+# The analyses' tables (pipeline/analysis) live beside the pipeline's own.
+from schemas.analysis import ANALYSIS_TABLES  # noqa: E402
+
+PIPELINE_TABLES = dict(TABLES)
+TABLES.update(ANALYSIS_TABLES)
+
 # Status values of relevant_docs.status.
 STATUS_COUNTED = "counted"
 STATUS_ZERO = "zero"

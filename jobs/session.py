@@ -1,0 +1,33 @@
+"""The one place a Spark session is opened, for job scripts and the `longtail` CLI alike."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+
+def spark_session(app_name: str, master: str | None = None, **conf: str) -> SparkSession:
+    """A session for `app_name`; `master` None keeps spark-submit's choice (local[*] otherwise).
+
+    Executors use the driver's Python unless PYSPARK_PYTHON says otherwise.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if (master or "local").startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    elif "SPARK_HOME" not in os.environ and not os.environ.get("PYSPARK_SUBMIT_ARGS"):
+        builder = builder.master("local[*]")
+    defaults = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.ui.showConsoleProgress": "true",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    for key, value in {**defaults, **conf}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

@@ -1,0 +1,92 @@
+"""`longtail demo`: every stage on the bundled sample with local Spark, then a summary."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.linking.spec import LinkerSpec
+from pipeline.output import OutputFolder
+from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
+
+DEMO_CONFIDENCE = 0.4
+DEMO_SUPPORT = 0
+TRY_QUERY = (
+    "SELECT question, q_uri, a_uri, relevant_docs FROM relevant_docs "
+    "WHERE status = 'counted' ORDER BY relevant_docs DESC LIMIT 5"
+)
+
+
+def run_demo(out_dir: str, master: str | None = None) -> dict:
+    """Build the sample model from its Wikipedia XML, then link, index, qa and count."""
+    from jobs.build_model import build_model
+
+    from jobs.count import run_count
+    from jobs.index import run_index
+    from jobs.link import run_link
+    from jobs.qa import run_qa
+    from jobs.session import spark_session
+
+    out = OutputFolder(out_dir)
+    out.root.mkdir(parents=True, exist_ok=True)
+    spark = spark_session("longtail demo", master or "local[2]",
+                          **{"spark.sql.shuffle.partitions": "4"})
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, fn, *args, **kwargs):
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        seconds[stage] = time.perf_counter() - started
+        return result
+
+    model_dir = out.root / "model"
+    if not (model_dir / "model.json").exists():
+        timed("model", build_model, spark, [str(SAMPLE_WIKI)], str(model_dir))
+    else:
+        seconds["model"] = 0.0
+    spec = LinkerSpec(model=str(model_dir), confidence=DEMO_CONFIDENCE, support=DEMO_SUPPORT)
+    link = timed("link", run_link, spark, [str(SAMPLE_CORPUS)], spec, str(out.root),
+                 rows_per_shard=100)
+    index = timed("index", run_index, spark, str(out.root), min_cooccurrence=1)
+    qa = timed("qa", run_qa, spark, [str(SAMPLE_QA)], "nq-open", spec, str(out.root),
+               rows_per_shard=20)
+    count = timed("count", run_count, spark, str(out.root))
+    spark.stop()
+    summary = {
+        "documents": link["documents_in"],
+        "linked": link["linked"],
+        "empty": link["empty"],
+        "failed documents": link["failed"],
+        "mentions": link["mentions"],
+        "entities": index["entities"],
+        "entity pairs (cooccurrence)": index["cooccurrence_pairs"],
+        "questions": count["questions"],
+        **{f"questions {k}": v for k, v in count["status"].items()},
+        "QA pairs failed": qa["unreadable"] + qa["link_failed"],
+    }
+    _print_summary(out.root, summary, seconds)
+    return summary
+
+
+def _print_summary(root: Path, summary: dict, seconds: dict[str, float]) -> None:
+    console = Console(file=sys.stdout)
+    table = Table("", "count", title="longtail demo")
+    for key, value in summary.items():
+        table.add_row(key, f"{value:,}")
+    timing = Table("stage", "seconds", title="time per stage")
+    for stage, s in seconds.items():
+        timing.add_row(stage, f"{s:.1f}")
+    timing.add_row("total", f"{sum(seconds.values()):.1f}")
+    console.print(table)
+    console.print(timing)
+    where = shlex.quote(str(root))
+    console.print(f"\noutputs: {root.resolve()}  (Parquet tables, manifest.json, longtail.duckdb)")
+    console.print("try:", soft_wrap=True)
+    console.print(f"  longtail query {where} \"{TRY_QUERY}\"", soft_wrap=True, markup=False)
+    console.print(f"  longtail docs {where} <question_id>", soft_wrap=True, markup=False)
+    console.print(f"  cd {where} && duckdb longtail.duckdb", soft_wrap=True, markup=False)

@@ -1,0 +1,140 @@
+"""Link one corpus shard: read it, link every document, write docs/mentions/entity_uris/failures.
+
+This is the whole per-shard job; Spark (or anything else) only decides where it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from pipeline.corpus import Document, Shard, read_shard
+from pipeline.failures import FailureRecord, failures_table
+from pipeline.linking.annotation import Annotation, entity_id
+from pipeline.linking.spec import LinkerSpec
+from pipeline.output import OutputFolder
+from schemas.tables import DOCS, ENTITY_URIS, MENTIONS
+
+STAGE = "link"
+TABLES = ["docs", "mentions", "entity_uris", "failures"]
+
+
+class MentionsBuilder:
+    """Columns of `mentions` and `entity_uris` accumulated from annotations."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in MENTIONS.names}
+        self.uris: dict[int, tuple[str, int, tuple[str, ...]]] = {}
+
+    def add(self, doc_id: int, annotations: list[Annotation]) -> None:
+        cols = self.columns
+        for a in annotations:
+            eid = entity_id(a.uri)
+            self.uris.setdefault(eid, (a.uri, a.support, a.types))
+            cols["doc_id"].append(doc_id)
+            cols["entity_id"].append(eid)
+            cols["surface_form"].append(a.surface_form)
+            cols["offset"].append(a.offset)
+            cols["similarity"].append(a.similarity)
+            cols["second_rank"].append(a.second_rank)
+
+    def mentions(self) -> pa.Table:
+        return pa.table(self.columns, schema=MENTIONS)
+
+    def entity_uris(self) -> pa.Table:
+        ids = sorted(self.uris)
+        return pa.table(
+            {
+                "entity_id": ids,
+                "uri": [self.uris[i][0] for i in ids],
+                "support": [self.uris[i][1] for i in ids],
+                "types": [list(self.uris[i][2]) for i in ids],
+            },
+            schema=ENTITY_URIS,
+        )
+
+
+def link_shard(
+    shard: Shard,
+    spec: LinkerSpec,
+    out_root: str,
+    text_field: str = "text",
+    id_field: str | None = None,
+) -> dict:
+    """Link every document of `shard`, write its four table parts and its marker; return stats."""
+    started = time.perf_counter()
+    out = OutputFolder(out_root)
+    linker = spec.build()
+    docs: dict[str, list] = {name: [] for name in DOCS.names}
+    mentions = MentionsBuilder()
+    failures: list[FailureRecord] = []
+    pending: dict[int, Document] = {}
+
+    def add_doc(doc: Document, n_mentions: int, status: str) -> None:
+        docs["doc_id"].append(doc.doc_id)
+        docs["source"].append(doc.source)
+        docs["row"].append(doc.row)
+        docs["external_id"].append(doc.external_id)
+        docs["n_chars"].append(len(doc.text))
+        docs["n_mentions"].append(n_mentions)
+        docs["status"].append(status)
+
+    def to_link() -> Iterator[tuple[int, str]]:
+        for record in read_shard(shard, text_field=text_field, id_field=id_field):
+            if isinstance(record, FailureRecord):
+                failures.append(record)
+            elif not record.text.strip():
+                add_doc(record, 0, "empty")
+            else:
+                pending[record.doc_id] = record
+                yield record.doc_id, record.text
+
+    for result in linker.annotate_many(to_link()):
+        doc = pending.pop(result.key)
+        if result.error is not None:
+            failures.append(
+                FailureRecord(doc.doc_id, doc.source, doc.row, STAGE,
+                              result.error.reason, result.error.detail)
+            )
+        else:
+            mentions.add(doc.doc_id, result.annotations)
+            add_doc(doc, len(result.annotations), "linked")
+
+    docs_table = pa.table(docs, schema=DOCS).sort_by("doc_id")
+    statuses = Counter(docs["status"])
+    stats = {
+        "shard": shard.shard_id,
+        "source": str(shard.file.path),
+        "start_row": shard.start_row,
+        "stop_row": shard.stop_row,
+        "documents_in": docs_table.num_rows + len(failures),
+        "linked": statuses.get("linked", 0),
+        "empty": statuses.get("empty", 0),
+        "failed": len(failures),
+        "failure_reasons": dict(Counter(f.reason for f in failures)),
+        "mentions": len(mentions.columns["doc_id"]),
+        "characters": sum(docs["n_chars"]),
+    }
+    out.write_part("docs", STAGE, shard.shard_id, docs_table)
+    out.write_part("mentions", STAGE, shard.shard_id, mentions.mentions())
+    out.write_part("entity_uris", STAGE, shard.shard_id, mentions.entity_uris())
+    out.write_part("failures", STAGE, shard.shard_id, failures_table(failures))
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    out.mark_done(STAGE, shard.shard_id, stats)
+    return stats
+
+
+def sum_shard_stats(all_stats: list[dict]) -> dict:
+    """Totals over shards; `documents_in == linked + empty + failed` holds by construction."""
+    totals: Counter = Counter()
+    reasons: Counter = Counter()
+    for s in all_stats:
+        for key in ("documents_in", "linked", "empty", "failed", "mentions", "characters"):
+            totals[key] += s.get(key, 0)
+        reasons.update(s.get("failure_reasons", {}))
+    return {**{k: totals[k] for k in
+               ("documents_in", "linked", "empty", "failed", "mentions", "characters")},
+            "failure_reasons": dict(reasons), "shards": len(all_stats)}
