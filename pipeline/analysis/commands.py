@@ -1,0 +1,273 @@
+"""The analysis subcommands of `longtail`: register(subparsers) adds them to the CLI.
+
+analyze accuracy, counterfactual, duplicates, exposure, export longtail, export paper,
+import paper. Each handler reads OUT, writes its tables under OUT/<table>/, records itself in
+OUT/manifest.json and prints what it found; it returns the exit code and raises UsageError
+for wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pipeline.analysis.tables import output_folder, record_analysis, write_analysis_table
+from pipeline.errors import UsageError
+from pipeline.query.printing import print_rows
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    from pipeline.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
+
+    started = time.perf_counter()
+    out = output_folder(args.out_dir)
+    result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
+                               style=args.normalization, labels=args.labels)
+    for name, table in (("accuracy", result.bins), ("accuracy_summary", result.summary),
+                        ("accuracy_questions", result.questions)):
+        write_analysis_table(out, name, table)
+    print("accuracy by relevant documents (bin = [low, high); CI = 95% Wilson interval)")
+    print_rows(["predictions", "bin", "n", "correct", "accuracy", "CI", "note"], [
+        (r["predictions"], r["bin"], r["questions"], r["correct"], _percent(r["accuracy"]),
+         f"{100 * r['ci_low']:.1f}-{_percent(r['ci_high'])}",
+         f"n < {args.min_bin_size}" if r["small"] else "")
+        for r in result.bins.to_pylist()])
+    print_rows(["predictions", "scored", "accuracy", "spearman rho", "p", "no prediction"], [
+        (s["predictions"], s["scored"],
+         _percent(s["correct"] / s["scored"] if s["scored"] else None),
+         "n/a" if s["spearman_rho"] is None else f"{s['spearman_rho']:.3f}",
+         "n/a" if s["spearman_p"] is None else f"{s['spearman_p']:.2g}", s["missing"])
+        for s in result.summary.to_pylist()])
+    for preds in result.predictions:
+        if preds.duplicates:
+            print(f"{preds.path}: {preds.duplicates} repeated question ids (first kept)")
+        if preds.unknown_ids:
+            shown = ", ".join(preds.unknown_ids[:SHOWN_PROBLEMS])
+            print(f"{preds.path}: {len(preds.unknown_ids)} ids not in the output folder "
+                  f"(skipped): {shown}{' ...' if len(preds.unknown_ids) > SHOWN_PROBLEMS else ''}")
+        for number, problem in preds.bad_lines[:SHOWN_PROBLEMS]:
+            print(f"{preds.path}:{number}: skipped: {problem}")
+    if args.plot:
+        print(f"plot: {plot_accuracy(result, args.plot, args.min_bin_size)}")
+    record_analysis(out, "accuracy", started, inputs={"predictions": args.predictions},
+                    parameters={"min_bin_size": args.min_bin_size,
+                                "normalization": args.normalization},
+                    stats={"files": len(args.predictions),
+                           "scored": sum(len(p.by_question) for p in result.predictions)})
+    return 0
+
+
+def cmd_counterfactual(args: argparse.Namespace) -> int:
+    from pipeline.analysis.corpus_access import LinkedCorpus
+    from pipeline.analysis.counterfactual import build_counterfactual, write_corpus
+
+    started = time.perf_counter()
+    out = output_folder(args.out_dir)
+    corpus = LinkedCorpus.from_manifest(out) if args.write_corpus else None
+    result = build_counterfactual(out, args.per_bin, args.seed)
+    write_analysis_table(out, "counterfactual_questions", result.questions)
+    write_analysis_table(out, "counterfactual_removed", result.removed)
+    chosen = dict.fromkeys(result.available, 0)
+    for label in result.questions["bin"].to_pylist():
+        chosen[label] += 1
+    print(f"counterfactual corpus: {args.per_bin} questions per bin, seed {args.seed}")
+    print_rows(["bin", "counted questions", "chosen"],
+               [(label, n, chosen[label]) for label, n in result.available.items()])
+    print_rows(["", "removed", "of", "fraction"], [
+        ("documents", result.removed_docs, result.total_docs, _percent(result.doc_fraction)),
+        ("characters", result.removed_chars, result.total_chars,
+         _percent(result.char_fraction))])
+    stats = {"questions": result.questions.num_rows, "removed_docs": result.removed_docs,
+             "removed_chars": result.removed_chars, "doc_fraction": result.doc_fraction,
+             "char_fraction": result.char_fraction}
+    if corpus is not None:
+        removed = set(result.removed["doc_id"].to_pylist())
+        written = write_corpus(corpus, removed, args.write_corpus)
+        rows = [(f.path, f.rows_read, f.rows_read - f.rows_kept, f.rows_kept,
+                 "" if f.unreadable_from is None else f"unreadable from row {f.unreadable_from}")
+                for f in written]
+        print(f"corpus written to {args.write_corpus}")
+        print_rows(["file", "rows", "removed", "kept", "note"], rows)
+        stats["rows_written"] = sum(f.rows_kept for f in written)
+    record_analysis(out, "counterfactual", started,
+                    inputs={"relevant_docs": str(out.root / "relevant_docs")},
+                    parameters={"per_bin": args.per_bin, "seed": args.seed,
+                                "write_corpus": args.write_corpus}, stats=stats)
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from pipeline.analysis.duplicates import corpus_duplicates, relevant_docs_unique
+
+    started = time.perf_counter()
+    out = output_folder(args.out_dir)
+    report = corpus_duplicates(out, threshold=args.threshold, num_perm=args.num_perm,
+                               shingle=args.shingle)
+    write_analysis_table(out, "duplicates", report.table)
+    clusters = report.clusters
+    in_clusters = report.table.num_rows
+    kinds = report.table["kind"].to_pylist()
+    print(f"duplicates: threshold {args.threshold}, {args.num_perm} permutations, "
+          f"{args.shingle}-word shingles")
+    print_rows(["", "count"], [
+        ("documents read", report.documents), ("empty after normalisation", report.empty),
+        ("clusters", len(clusters)), ("documents in clusters", in_clusters),
+        ("  with an exact duplicate", kinds.count("exact")),
+        ("  near duplicates only", kinds.count("near")),
+        ("documents beyond one per cluster", in_clusters - len(clusters))])
+    if clusters:
+        print(f"largest clusters (of {len(clusters)})")
+        print_rows(["cluster_id", "documents", "exact", "first document"], [
+            (c, n, exact, report.snippets.get(c, "")) for c, n, exact in clusters[:args.top]])
+    stats = {"documents": report.documents, "clusters": len(clusters),
+             "documents_in_clusters": in_clusters}
+    if out.has_table("relevant_docs"):
+        unique = relevant_docs_unique(out, report.table)
+        write_analysis_table(out, "relevant_docs_unique", unique)
+        lower = sum(1 for a, b in zip(unique["relevant_docs"].to_pylist(),
+                                      unique["relevant_docs_unique"].to_pylist(), strict=True)
+                    if b < a)
+        print(f"relevant_docs_unique: {unique.num_rows} questions with a count, {lower} of them "
+              "count fewer distinct clusters than documents")
+        stats["questions_with_duplicate_relevant_docs"] = lower
+    record_analysis(out, "duplicates", started, inputs={"corpus": "from the link stage"},
+                    parameters={"threshold": args.threshold, "num_perm": args.num_perm,
+                                "shingle": args.shingle}, stats=stats)
+    return 0
+
+
+def cmd_exposure(args: argparse.Namespace) -> int:
+    from pipeline.analysis.exposure import StepSize, exposure_table, plot_gaps, summary_rows
+
+    started = time.perf_counter()
+    out = output_folder(args.out_dir)
+    size = StepSize(args.docs_per_step, args.tokens_per_step, args.tokens_per_char)
+    table = exposure_table(out, size)
+    write_analysis_table(out, "exposure", table)
+    print(f"exposure of counted questions' relevant documents, in {size.unit} "
+          "(medians over questions; gaps over all consecutive pairs)")
+    print_rows(["bin", "questions", "first", "last", "gap (median)", "gap (max)"],
+               [(label, n, *(_number(v) for v in values))
+                for label, n, *values in summary_rows(table, size)])
+    if args.plot:
+        print(f"plot: {plot_gaps(table, size, args.plot)}")
+    record_analysis(out, "exposure", started, inputs={"relevant_docs": "relevant_docs"},
+                    parameters={"docs_per_step": args.docs_per_step,
+                                "tokens_per_step": args.tokens_per_step,
+                                "tokens_per_char": args.tokens_per_char},
+                    stats={"questions": table.num_rows})
+    return 0
+
+
+def cmd_export_longtail(args: argparse.Namespace) -> int:
+    from pipeline.analysis import longtail_sets as sets
+    from pipeline.analysis.corpus_access import LinkedCorpus
+
+    started = time.perf_counter()
+    out = output_folder(args.out_dir)
+    if (args.mix is None) != (args.mix_out is None):
+        raise UsageError("--mix and --mix-out go together")
+    table = sets.longtail_set(out, args.max_docs, args.include_uncounted)
+    n_facts = sets.write_jsonl(sets.fact_records(table), args.out)
+    write_analysis_table(out, "longtail_set", table)
+    statuses: dict[str, int] = {}
+    for status in table["status"].to_pylist():
+        statuses[status] = statuses.get(status, 0) + 1
+    print(f"{n_facts} QA pairs with at most {args.max_docs} relevant documents -> {args.out}")
+    print_rows(["status", "questions"], sorted(statuses.items()))
+    stats = {"facts": n_facts}
+    if args.mix:
+        corpus = LinkedCorpus.from_manifest(out)
+        n = sets.mix_size(args.ratio, n_facts)
+        if args.mix == "random":
+            records = sets.random_word_records(sets.corpus_vocabulary(corpus), n,
+                                               args.mix_length, args.seed)
+        else:
+            records = sets.generic_records(out, corpus, table, n, args.seed)
+        written = sets.write_jsonl(records, args.mix_out)
+        note = "" if written == n else f" (asked for {n}; the corpus has no more)"
+        print(f"{written} {args.mix} mixing records (ratio {args.ratio}) -> {args.mix_out}{note}")
+        stats["mix_records"] = written
+    record_analysis(out, "export_longtail", started, inputs={},
+                    parameters={"max_docs": args.max_docs, "mix": args.mix,
+                                "ratio": args.ratio, "seed": args.seed,
+                                "include_uncounted": args.include_uncounted}, stats=stats)
+    return 0
+
+
+def cmd_export_paper(args: argparse.Namespace) -> int:
+    from pipeline.analysis.paper_export import export_entity_map, export_qa_entities
+
+    out = output_folder(args.out_dir)
+    if not (args.entity_map or args.qa_entities):
+        raise UsageError("give --entity-map and/or --qa-entities")
+    if args.entity_map:
+        s = export_entity_map(out, args.entity_map)
+        print(f"{args.entity_map}: {s['entities']:,} entities, {s['entries']:,} document "
+              f"entries, {s['markers']} failure markers")
+    if args.qa_entities:
+        s = export_qa_entities(out, args.qa_entities, args.values, args.qa_source)
+        print(f"{args.qa_entities}: {s['lines']:,} lines for {s['questions']:,} questions")
+    return 0
+
+
+def cmd_import_paper(args: argparse.Namespace) -> int:
+    from pipeline.analysis.paper_import import import_paper
+
+    stats = import_paper(args.out, args.entity_map, qa_entities=args.qa_entities, qa=args.qa,
+                         qa_format=args.qa_format, question_field=args.question_field,
+                         answers_field=args.answers_field, num_docs=args.num_docs,
+                         source=args.source, overwrite=args.overwrite)
+    print(f"imported into {args.out}")
+    print_rows(["", "count"], list(stats.items()))
+    print("next: longtail count --out " + args.out)
+    return 0
+
+
+def _command(sub, name: str, help_text: str, handler, description: str | None = None
+             ) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=description or help_text,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=handler)
+    return p
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the analysis subcommands to the `longtail` subparsers."""
+    from pipeline.analysis import commands_args as define
+
+    analyze = subparsers.add_parser("analyze", help="analyses of the counts against model "
+                                    "results", description="analyses of the counts against "
+                                    "model results")
+    analyze_sub = analyze.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
+    define.accuracy(_command(analyze_sub, "accuracy", define.ACCURACY_HELP, cmd_accuracy,
+                             define.ACCURACY_DESCRIPTION))
+    define.counterfactual(_command(subparsers, "counterfactual", define.COUNTERFACTUAL_HELP,
+                                   cmd_counterfactual, define.COUNTERFACTUAL_DESCRIPTION))
+    define.duplicates(_command(subparsers, "duplicates", define.DUPLICATES_HELP, cmd_duplicates,
+                               define.DUPLICATES_DESCRIPTION))
+    define.exposure(_command(subparsers, "exposure", define.EXPOSURE_HELP, cmd_exposure,
+                             define.EXPOSURE_DESCRIPTION))
+    export = subparsers.add_parser("export", help="write counts in other formats",
+                                   description="write counts in other formats")
+    export_sub = export.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
+    define.export_longtail(_command(export_sub, "longtail", define.LONGTAIL_HELP,
+                                    cmd_export_longtail, define.LONGTAIL_DESCRIPTION))
+    define.export_paper(_command(export_sub, "paper", define.EXPORT_PAPER_HELP, cmd_export_paper,
+                                 define.EXPORT_PAPER_DESCRIPTION))
+    imports = subparsers.add_parser("import", help="read counts from other formats",
+                                    description="read counts from other formats")
+    import_sub = imports.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
+    define.import_paper(_command(import_sub, "paper", define.IMPORT_PAPER_HELP, cmd_import_paper,
+                                 define.IMPORT_PAPER_DESCRIPTION))
+

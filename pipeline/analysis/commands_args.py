@@ -1,0 +1,210 @@
+"""Flags and help texts of the analysis subcommands (see `pipeline.analysis.commands`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.analysis.accuracy import NORMALISATIONS
+from pipeline.analysis.longtail_sets import MIX_KINDS
+from pipeline.analysis.paper_formats import VALUE_STYLES
+from pipeline.qa.readers import FORMATS as QA_FORMATS
+
+BINS = ("Bins of relevant documents: 0, then [1,10), [10,100), ... (labelled 1-9,\n"
+        "10-99, ...); questions without a count are 'uncounted'")
+
+ACCURACY_HELP = "QA accuracy by number of relevant documents (Kandpal et al., Figure 1)"
+ACCURACY_DESCRIPTION = f"""\
+{ACCURACY_HELP}.
+
+Each predictions file is JSON Lines of {{"question_id": ..., "prediction": ...}} (or "row":
+the QA row, when the output folder holds one QA file). A prediction is correct when it equals
+one answer alias after normalisation (lower case, punctuation, articles a/an/the, whitespace).
+Ids not in the output folder and unreadable lines are reported and skipped.
+{BINS}.
+Writes OUT/accuracy, OUT/accuracy_summary (with Spearman's rho between count and
+correctness) and OUT/accuracy_questions.
+
+example:
+  longtail analyze accuracy OUT --predictions bloom.jsonl gpt-j.jsonl --min-bin-size 20 \\
+      --plot accuracy.png"""
+
+COUNTERFACTUAL_HELP = "write the corpus without the relevant documents of sampled questions"
+COUNTERFACTUAL_DESCRIPTION = f"""\
+{COUNTERFACTUAL_HELP}.
+
+Draws N counted questions per bin of relevant documents (seeded: the same seed picks the same
+questions), removes every document holding both entities of their winning pair, and writes
+the rest of the corpus in its own format and order (Hugging Face dataset folders keep their
+state.json and dataset_info.json). Reports the share of documents and characters removed.
+Writes OUT/counterfactual_questions and OUT/counterfactual_removed.
+{BINS}.
+
+example:
+  longtail counterfactual OUT --per-bin 100 --seed 0 --write-corpus corpus-without-facts/"""
+
+DUPLICATES_HELP = "exact and near-duplicate documents, and relevant documents per cluster"
+DUPLICATES_DESCRIPTION = f"""\
+{DUPLICATES_HELP}.
+
+Reads the corpus texts back. Exact duplicates share the hash of their normalised text (lower
+case, whitespace collapsed); near duplicates are found with MinHash LSH over word shingles.
+Writes OUT/duplicates (doc_id, cluster_id, kind) and, when relevant_docs exists,
+OUT/relevant_docs_unique (relevant documents counted once per cluster).
+
+example:
+  longtail duplicates OUT --threshold 0.8 --num-perm 128 --shingle 5"""
+
+EXPOSURE_HELP = "where in corpus order each fact's relevant documents come, and the gaps"
+EXPOSURE_DESCRIPTION = f"""\
+{EXPOSURE_HELP}.
+
+Positions are 0-based indices in corpus order (input files in order, then rows). With a step
+size, positions become training steps: --docs-per-step N, or --tokens-per-step T with tokens
+estimated as characters x --tokens-per-char. Writes OUT/exposure.
+
+example:
+  longtail exposure OUT --tokens-per-step 4000000 --tokens-per-char 0.25 --plot gaps.png"""
+
+LONGTAIL_HELP = "write the long-tail QA pairs (at most K relevant documents) as JSON Lines"
+LONGTAIL_DESCRIPTION = f"""\
+{LONGTAIL_HELP}.
+
+Writes the questions with a count (zero included) of at most K relevant documents as
+{{question_id, question, answers, relevant_docs, q_uri, a_uri, status}}. Questions without a
+count are left out unless --include-uncounted. With --mix, also writes REMIX-style mixing
+data: random word sequences from the corpus vocabulary, or generic corpus documents that
+mention none of the written facts' entities. Writes OUT/longtail_set.
+
+example:
+  longtail export longtail OUT --max-docs 10 --out facts.jsonl \\
+      --mix generic --ratio 1 --mix-out mix.jsonl --seed 0"""
+
+EXPORT_PAPER_HELP = "write the entity map (.npz) and QA entity file of Kandpal et al."
+EXPORT_PAPER_DESCRIPTION = f"""\
+{EXPORT_PAPER_HELP}.
+
+The entity map holds, per DBpedia URI, an int32 array of the corpus positions of the
+documents that mention it; the QA entity file has line i for QA row i with "q_entities" and
+"a_entities" (Spotlight resources, offsets in UTF-16 units).
+
+example:
+  longtail export paper OUT --entity-map c4_entity_map.npz --qa-entities nq_entities.jsonl"""
+
+IMPORT_PAPER_HELP = "read Kandpal et al.'s entity map and QA entity files into an output folder"
+IMPORT_PAPER_DESCRIPTION = f"""\
+{IMPORT_PAPER_HELP}.
+
+Writes docs, doc_entities, entity_uris, entities, failures and (with --qa-entities and --qa)
+qa_questions and qa_entities, so `longtail count` gives the paper's counts. Document index i
+becomes doc_id i; the texts are not in the archive, so n_chars is 0.
+
+example:
+  longtail import paper --entity-map c4_entity_map.npz \\
+      --qa-entities nq_validation_entities.jsonl --qa NQ-open.dev.jsonl --qa-format nq-open \\
+      --out OUT"""
+
+
+def _out_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out_dir", metavar="OUT", help="output folder of a longtail run")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def accuracy(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
+                   help="JSON Lines predictions files, one line per question")
+    p.add_argument("--labels", nargs="+", metavar="NAME",
+                   help="a name per predictions file for the table and legend "
+                        "(default: file names)")
+    p.add_argument("--min-bin-size", type=_non_negative, default=0, metavar="N",
+                   help="mark bins with fewer questions (shown, hollow in the plot; default 0)")
+    p.add_argument("--normalization", choices=NORMALISATIONS, default="squad",
+                   help="answer normalisation: squad removes punctuation, triviaqa turns it "
+                        "into spaces (default squad)")
+    p.add_argument("--plot", metavar="PNG", help="write the accuracy plot here")
+
+
+def counterfactual(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    p.add_argument("--per-bin", type=int, required=True, metavar="N",
+                   help="counted questions to draw per bin (all of a smaller bin)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--write-corpus", metavar="DIR",
+                   help="write the corpus without the removed documents into this new folder")
+
+
+def duplicates(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    p.add_argument("--threshold", type=float, default=0.8,
+                   help="Jaccard similarity of word shingles for near duplicates (default 0.8)")
+    p.add_argument("--num-perm", type=int, default=128,
+                   help="MinHash permutations (default 128)")
+    p.add_argument("--shingle", type=int, default=5, help="words per shingle (default 5)")
+    p.add_argument("--top", type=int, default=10, help="largest clusters to show (default 10)")
+
+
+def exposure(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    step = p.add_mutually_exclusive_group()
+    step.add_argument("--docs-per-step", type=int, metavar="N",
+                      help="documents per training step")
+    step.add_argument("--tokens-per-step", type=int, metavar="N",
+                      help="tokens per training step (tokens estimated from characters)")
+    p.add_argument("--tokens-per-char", type=float, default=0.25,
+                   help="tokens per character for --tokens-per-step (default 0.25)")
+    p.add_argument("--plot", metavar="PNG", help="write a histogram of the gaps here")
+
+
+def export_longtail(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    p.add_argument("--max-docs", type=_non_negative, required=True, metavar="K",
+                   help="keep questions with at most K relevant documents (0 included)")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl", help="facts file to write")
+    p.add_argument("--include-uncounted", action="store_true",
+                   help="also write questions without a count (relevant_docs null)")
+    p.add_argument("--mix", choices=MIX_KINDS,
+                   help="also write mixing data: random word sequences or generic documents")
+    p.add_argument("--ratio", type=float, default=1.0,
+                   help="mixing records per fact written (default 1)")
+    p.add_argument("--mix-out", metavar="FILE.jsonl", help="mixing data file to write")
+    p.add_argument("--mix-length", type=int, default=32,
+                   help="words per random sequence (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def export_paper(p: argparse.ArgumentParser) -> None:
+    _out_dir(p)
+    p.add_argument("--entity-map", metavar="NPZ", help="entity map file to write (.npz)")
+    p.add_argument("--qa-entities", metavar="JSONL", help="QA entity file to write")
+    p.add_argument("--qa-source", metavar="PATH",
+                   help="which QA file, when the output folder holds several")
+    p.add_argument("--values", choices=VALUE_STYLES, default="pyspotlight",
+                   help="pyspotlight: numbers as numbers, as in the released files (default); "
+                        "spotlight: every value a string, as the REST API sends it")
+
+
+def import_paper(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--entity-map", required=True, metavar="NPZ",
+                   help="*_entity_map.npz: URI -> int32 array of document indices")
+    p.add_argument("--qa-entities", metavar="JSONL",
+                   help="QA entity file: line i holds the entities of QA row i")
+    p.add_argument("--qa", nargs="+", metavar="FILE",
+                   help="the QA file the entity lines belong to (with --qa-entities)")
+    p.add_argument("--qa-format", choices=QA_FORMATS, default="nq-open",
+                   help="format of --qa (default nq-open)")
+    p.add_argument("--question-field", default="question",
+                   help="question field for --qa-format jsonl (default question)")
+    p.add_argument("--answers-field", default="answer",
+                   help="answers field for --qa-format jsonl (default answer)")
+    p.add_argument("--num-docs", type=_non_negative, metavar="N",
+                   help="documents in the corpus (default: largest index in the map + 1)")
+    p.add_argument("--source", help="the documents' source name (default: the .npz path)")
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the tables an earlier run wrote into OUT")

@@ -1,0 +1,169 @@
+"""When a training run reading the corpus in order meets each fact (Chang et al. 2024).
+
+For every counted question: the corpus positions of its relevant documents (0-based, corpus
+order, see `pipeline.analysis.corpus_access`), the first and last, and the gaps between
+consecutive ones. With a step size the same is given in training steps:
+- `docs_per_step` N: a document at position p is seen in step p // N;
+- `tokens_per_step` T: documents are counted as n_chars x tokens_per_char tokens; a document
+  is seen in the step its first token falls in, floor(tokens before it / T). Unreadable rows
+  count as no tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.analysis.bins import count_bin
+from pipeline.analysis.corpus_access import CorpusOrder
+from pipeline.analysis.relevant_sets import counted_questions, relevant_doc_pairs
+from pipeline.analysis.tables import read_table, require
+from pipeline.errors import UsageError
+from pipeline.output import OutputFolder
+from schemas.analysis import EXPOSURE
+
+
+@dataclass(frozen=True)
+class StepSize:
+    docs_per_step: int | None = None
+    tokens_per_step: int | None = None
+    tokens_per_char: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.docs_per_step is not None and self.tokens_per_step is not None:
+            raise UsageError("give --docs-per-step or --tokens-per-step, not both")
+        if self.docs_per_step is not None and self.docs_per_step < 1:
+            raise UsageError(f"--docs-per-step must be at least 1, not {self.docs_per_step}")
+        if self.tokens_per_step is not None and self.tokens_per_step < 1:
+            raise UsageError(f"--tokens-per-step must be at least 1, not {self.tokens_per_step}")
+        if not self.tokens_per_char > 0:
+            raise UsageError(f"--tokens-per-char must be positive, not {self.tokens_per_char}")
+
+    @property
+    def given(self) -> bool:
+        return self.docs_per_step is not None or self.tokens_per_step is not None
+
+    @property
+    def unit(self) -> str:
+        return "training steps" if self.given else "documents"
+
+
+def _step_function(out: OutputFolder, order: CorpusOrder, size: StepSize):
+    if size.docs_per_step is not None:
+        return lambda positions: positions // size.docs_per_step
+    if size.tokens_per_step is None:
+        return None
+    docs = read_table(out, "docs", columns=["doc_id", "n_chars"])
+    doc_positions = order.positions(docs["doc_id"].to_numpy())
+    sort = np.argsort(doc_positions, kind="stable")
+    doc_positions = doc_positions[sort]
+    tokens = docs["n_chars"].to_numpy()[sort].astype(np.float64) * size.tokens_per_char
+    if docs.num_rows and not tokens.any():
+        raise UsageError("no document has a character count (an imported archive has no "
+                         "texts): use --docs-per-step")
+    before = np.cumsum(tokens) - tokens
+
+    def steps(positions: np.ndarray) -> np.ndarray:
+        index = np.minimum(np.searchsorted(doc_positions, positions), len(before) - 1)
+        return np.floor(before[index] / size.tokens_per_step).astype(np.int64)
+
+    return steps
+
+
+def exposure_table(out: OutputFolder, size: StepSize = StepSize()) -> pa.Table:
+    require(out, "docs", "doc_entities", "relevant_docs")
+    questions = counted_questions(out)
+    pairs = relevant_doc_pairs(out, questions)
+    order = CorpusOrder.load(out)
+    to_steps = _step_function(out, order, size)
+    qids = pairs["question_id"].to_numpy(zero_copy_only=False)
+    positions = order.positions(pairs["doc_id"].to_numpy())
+    steps = to_steps(positions) if to_steps else None
+    counts = dict(zip(questions["question_id"].to_pylist(),
+                      questions["relevant_docs"].to_pylist(), strict=True))
+    cols: dict[str, list] = {name: [] for name in EXPOSURE.names}
+    boundaries = np.flatnonzero(qids[1:] != qids[:-1]) + 1 if len(qids) else []
+    for chunk in np.split(np.arange(len(qids)), boundaries) if len(qids) else []:
+        where = np.sort(positions[chunk])
+        values = [qids[chunk[0]], counts[qids[chunk[0]]], where.tolist(), int(where[0]),
+                  int(where[-1]), np.diff(where).tolist()]
+        if steps is not None:
+            at = np.sort(steps[chunk])
+            values += [at.tolist(), int(at[0]), int(at[-1]), np.diff(at).tolist()]
+        else:
+            values += [None, None, None, None]
+        for name, value in zip(EXPOSURE.names, values, strict=True):
+            cols[name].append(value)
+    return pa.table(cols, schema=EXPOSURE)
+
+
+def summary_rows(table: pa.Table, size: StepSize) -> list[tuple]:
+    """Per bin of relevant documents: questions, median first/last exposure, median/max gap."""
+    column = "step" if size.given else "position"
+    by_bin: dict[str, list[dict]] = {}
+    order: dict[str, int] = {}
+    for row in table.to_pylist():
+        b = count_bin(row["relevant_docs"])
+        by_bin.setdefault(b.label, []).append(row)
+        order[b.label] = b.order
+    rows = []
+    for label in sorted(by_bin, key=order.__getitem__):
+        group = by_bin[label]
+        gaps = [g for r in group for g in r[f"{column}_gaps"]]
+        rows.append((label, len(group),
+                     _median([r[f"first_{column}"] for r in group]),
+                     _median([r[f"last_{column}"] for r in group]),
+                     _median(gaps), max(gaps) if gaps else None))
+    return rows
+
+
+def _median(values: list[int]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
+    """Histograms of the gaps between consecutive exposures, one per bin of relevant documents,
+    log-spaced bins on log axes (gaps of 0 cannot be drawn there: the legend counts them)."""
+    from pipeline.analysis.figures import new_figure, save_png
+
+    column = "step_gaps" if size.given else "position_gaps"
+    groups: dict[str, list[int]] = {}
+    questions: dict[str, int] = {}
+    order: dict[str, int] = {}
+    for count, gaps in zip(table["relevant_docs"].to_pylist(), table[column].to_pylist(),
+                           strict=True):
+        b = count_bin(count)
+        groups.setdefault(b.label, []).extend(gaps)
+        questions[b.label] = questions.get(b.label, 0) + 1
+        order[b.label] = b.order
+    every = np.array([g for gaps in groups.values() for g in gaps], dtype=np.int64)
+    top = max(1, math.ceil(math.log10(every.max() + 1))) if len(every) else 1
+    edges = np.logspace(0, top, 5 * top + 1)
+    fig, ax = new_figure()
+    for label in sorted(groups, key=order.__getitem__):
+        gaps = np.array(groups[label], dtype=np.int64)
+        if not len(gaps):
+            continue
+        ax.hist(gaps[gaps > 0], bins=edges, histtype="step", linewidth=1.8,
+                label=f"{label} relevant docs: {questions[label]:,} questions, "
+                      f"{(gaps == 0).sum():,} of {len(gaps):,} gaps are 0")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"gap between consecutive exposures to the same fact ({size.unit})")
+    ax.set_ylabel("number of gaps (log scale)")
+    if size.docs_per_step:
+        detail = f"{size.docs_per_step:,} documents per step"
+    elif size.tokens_per_step:
+        detail = (f"{size.tokens_per_step:,} tokens per step, tokens = characters x "
+                  f"{size.tokens_per_char:g}")
+    else:
+        detail = "gaps in documents"
+    ax.set_title(f"Time between exposures to a fact in corpus order\n({detail}; by number "
+                 "of relevant documents)")
+    if groups:
+        ax.legend(loc="best", fontsize=8)
+    return save_png(fig, path)

@@ -1,0 +1,269 @@
+"""`longtail import paper`: the released entity map and QA entities as longtail tables.
+
+Writes docs, doc_entities, entity_uris, entities, failures and, with QA entities, qa_questions
+and qa_entities, as the pipeline's stages would, so `longtail count` and every analysis run
+on them. Document index i becomes doc_id i (input file 0, row i). What the archive cannot say
+is filled plainly: n_chars 0 (the texts are not there), mentions 1 per (document, entity)
+(the map is a set), support 0 and no types for entities no QA record describes. Every index
+below `num_docs` (default: the largest index + 1) is a document, mentioning entities or not;
+documents under a failure marker go to failures instead (reason e.g. `spotlight_exception`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.analysis.paper_formats import (
+    IMPORT_STAGE,
+    BadRecord,
+    marker_key,
+    marker_reason,
+    parse_entity,
+)
+from pipeline.errors import UsageError
+from pipeline.failures import FailureRecord, failures_table
+from pipeline.linking.annotation import entity_id
+from pipeline.linking.spotlight.wire import Utf16Offsets
+from pipeline.manifest import record_stage
+from pipeline.output import OutputFolder
+from pipeline.qa.linking import answer_text
+from pipeline.qa.readers import QAPair, read_qa, resolve_qa_paths
+from schemas.tables import DOC_ENTITIES, DOCS, ENTITIES, ENTITY_URIS, QA_ENTITIES, QA_QUESTIONS
+
+ROWS_PER_PART = 5_000_000
+WRITES = ["docs", "doc_entities", "entity_uris", "entities", "failures", "qa_questions",
+          "qa_entities"]
+# Tables another stage derives from those: stale after an import, so removed with it.
+DERIVED = ["mentions", "cooccurrence", "relevant_docs"]
+
+
+def import_paper(out_root: str, entity_map: str, *, qa_entities: str | None = None,
+                 qa: list[str] | None = None, qa_format: str = "nq-open",
+                 question_field: str = "question", answers_field: str = "answer",
+                 num_docs: int | None = None, source: str | None = None,
+                 overwrite: bool = False) -> dict:
+    started = time.perf_counter()
+    if (qa_entities is None) != (not qa):
+        raise UsageError("--qa-entities and --qa go together: the QA file gives the questions "
+                         "and answers the entity lines belong to")
+    out = OutputFolder(out_root)
+    archive = _open_archive(entity_map)
+    _prepare(out, overwrite)
+    try:
+        return _import(out, archive, entity_map, qa_entities, qa, qa_format, question_field,
+                       answers_field, num_docs, source or str(entity_map), started)
+    except BaseException:
+        for table in WRITES:  # a half-written import is no import
+            shutil.rmtree(out.table_dir(table), ignore_errors=True)
+        raise
+
+
+def _import(out: OutputFolder, archive, entity_map: str, qa_entities: str | None,
+            qa: list[str] | None, qa_format: str, question_field: str, answers_field: str,
+            num_docs: int | None, source: str, started: float) -> dict:
+    entities: dict[int, tuple[str, int, list[str]]] = {}
+    doc_counts: dict[int, int] = {}
+    failures: list[FailureRecord] = []
+    per_doc = np.zeros(0, dtype=np.int64)
+    buffer_docs: list[np.ndarray] = []
+    buffer_ids: list[np.ndarray] = []
+    buffered = parts = 0
+    failed_docs: set[int] = set()
+
+    def flush() -> None:
+        nonlocal buffered, parts, per_doc
+        if not buffered:
+            return
+        docs = np.concatenate(buffer_docs)
+        out.write_part("doc_entities", IMPORT_STAGE, f"paper-{parts:05d}", pa.table({
+            "doc_id": docs, "entity_id": np.concatenate(buffer_ids),
+            "mentions": np.ones(len(docs), dtype=np.int32)}, schema=DOC_ENTITIES))
+        unique, counts = np.unique(docs, return_counts=True)
+        if len(unique) and unique[-1] >= len(per_doc):
+            per_doc = np.concatenate([per_doc, np.zeros(unique[-1] + 1 - len(per_doc), np.int64)])
+        per_doc[unique] += counts
+        buffer_docs.clear()
+        buffer_ids.clear()
+        buffered = 0
+        parts += 1
+
+    largest = -1
+    for key in archive.files:
+        indices = _indices(archive, key, entity_map)
+        if len(indices):
+            largest = max(largest, int(indices.max()))
+        reason = marker_reason(key)
+        if reason is not None:
+            failed_docs.update(indices.tolist())
+            failures.extend(FailureRecord(int(i), source, int(i), IMPORT_STAGE, reason,
+                                          f"listed under {marker_key(reason)} in the entity map")
+                            for i in indices.tolist())
+            continue
+        eid = entity_id(key)
+        if eid in entities and entities[eid][0] != key:
+            raise RuntimeError(f"entity id collision: {key} and {entities[eid][0]}")
+        entities[eid] = (key, 0, [])
+        doc_counts[eid] = len(indices)
+        buffer_docs.append(indices)
+        buffer_ids.append(np.full(len(indices), eid, dtype=np.int64))
+        buffered += len(indices)
+        if buffered >= ROWS_PER_PART:
+            flush()
+    flush()
+    n_docs = largest + 1 if num_docs is None else num_docs
+    if n_docs <= largest:
+        raise UsageError(f"--num-docs {num_docs} is too small: the entity map has index {largest}")
+    per_doc = np.concatenate([per_doc, np.zeros(max(0, n_docs - len(per_doc)), np.int64)])
+    docs_written = _write_docs(out, source, n_docs, per_doc, failed_docs)
+
+    questions = qa_rows = 0
+    if qa_entities is not None:
+        questions, qa_rows = _import_qa(out, qa_entities, qa or [], qa_format, question_field,
+                                        answers_field, entities, failures)
+    out.write_part("entity_uris", IMPORT_STAGE, "paper", _entity_uris(entities))
+    out.write_part("entities", IMPORT_STAGE, "paper", _entities(entities, doc_counts))
+    out.write_part("failures", IMPORT_STAGE, "paper", failures_table(failures))
+    stats = {"documents": docs_written, "entities": len(doc_counts),
+             "doc_entities": int(per_doc.sum()), "failed_documents": len(failed_docs),
+             "qa_rows": qa_rows, "questions": questions, "failures": len(failures)}
+    record_stage(out, IMPORT_STAGE,
+                 inputs={"entity_map": str(entity_map), "qa_entities": qa_entities, "qa": qa},
+                 parameters={"format": "kandpal-2022", "qa_format": qa_format,
+                             "num_docs": n_docs, "source": source},
+                 stats=stats, seconds=time.perf_counter() - started)
+    return stats
+
+
+def _prepare(out: OutputFolder, overwrite: bool) -> None:
+    present = [t for t in WRITES + DERIVED if out.has_table(t)]
+    if present and not overwrite:
+        raise UsageError(f"{out.root} already holds {', '.join(present)}; pass --overwrite to "
+                         "replace them or choose another --out")
+    for table in WRITES + DERIVED:
+        shutil.rmtree(out.table_dir(table), ignore_errors=True)
+    out.root.mkdir(parents=True, exist_ok=True)
+
+
+def _open_archive(path: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read entity map {path}: {err}") from err
+
+
+def _indices(archive, key: str, path: str) -> np.ndarray:
+    try:
+        array = archive[key]
+    except ValueError as err:
+        raise UsageError(f"{path}: array {key!r} cannot be read: {err}") from err
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise UsageError(f"{path}: array {key!r} is {array.dtype} with shape {array.shape}, "
+                         "not a list of document indices")
+    if len(array) and array.min() < 0:
+        raise UsageError(f"{path}: array {key!r} holds a negative document index")
+    return np.unique(array.astype(np.int64))
+
+
+def _write_docs(out: OutputFolder, source: str, n_docs: int, per_doc: np.ndarray,
+                failed: set[int]) -> int:
+    failed_array = np.array(sorted(failed), dtype=np.int64)
+    written = 0
+    for part, start in enumerate(range(0, n_docs, ROWS_PER_PART)):
+        ids = np.arange(start, min(n_docs, start + ROWS_PER_PART), dtype=np.int64)
+        ids = ids[~np.isin(ids, failed_array)]
+        written += out.write_part("docs", IMPORT_STAGE, f"paper-{part:05d}", pa.table({
+            "doc_id": ids, "source": pa.array([source] * len(ids), pa.string()), "row": ids,
+            "external_id": pa.nulls(len(ids), pa.string()),
+            "n_chars": np.zeros(len(ids), np.int64),
+            "n_mentions": per_doc[ids].astype(np.int32),
+            "status": pa.array(["linked"] * len(ids), pa.string())}, schema=DOCS))
+    return written
+
+
+def _entity_uris(entities: dict[int, tuple[str, int, list[str]]]) -> pa.Table:
+    ids = sorted(entities)
+    return pa.table({"entity_id": ids, "uri": [entities[i][0] for i in ids],
+                     "support": [entities[i][1] for i in ids],
+                     "types": [entities[i][2] for i in ids]}, schema=ENTITY_URIS)
+
+
+def _entities(entities: dict[int, tuple[str, int, list[str]]], doc_counts: dict[int, int]
+              ) -> pa.Table:
+    ids = sorted(entities)
+    counts = [doc_counts.get(i, 0) for i in ids]
+    return pa.table({"entity_id": ids, "uri": [entities[i][0] for i in ids],
+                     "support": [entities[i][1] for i in ids],
+                     "types": [entities[i][2] for i in ids],
+                     "doc_count": counts, "mention_count": counts}, schema=ENTITIES)
+
+
+def _import_qa(out: OutputFolder, path: str, qa: list[str], qa_format: str, q_field: str,
+               a_field: str, entities: dict, failures: list[FailureRecord]) -> tuple[int, int]:
+    """qa_questions and qa_entities from the QA file and its entity lines; (questions, rows)."""
+    files = resolve_qa_paths(qa)
+    if len(files) != 1:
+        raise UsageError(f"--qa names {len(files)} files; the entity lines follow one QA file")
+    records: dict[int, QAPair | FailureRecord] = {
+        r.row: r for r in read_qa([str(files[0])], qa_format, q_field, a_field)}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read QA entities {path}: {err}") from err
+    if len(lines) != len(records):
+        raise UsageError(f"{path} has {len(lines)} lines but {files[0]} has {len(records)} "
+                         "records: line i must be QA row i")
+    q_cols: dict[str, list] = {name: [] for name in QA_QUESTIONS.names}
+    e_cols: dict[str, list] = {name: [] for name in QA_ENTITIES.names}
+    for row, line in enumerate(lines):
+        record = records[row]
+        if isinstance(record, FailureRecord):
+            failures.append(record)
+            continue
+        try:
+            found = _qa_line(line, record)
+        except BadRecord as bad:
+            failures.append(FailureRecord(None, record.source, row, IMPORT_STAGE,
+                                          "bad_qa_entities", f"{path} line {row + 1}: {bad}"))
+            found = None
+        for name, value in zip(QA_QUESTIONS.names, (
+                record.question_id, row, record.source, record.question,
+                list(record.answers), found is not None), strict=True):
+            q_cols[name].append(value)
+        for role, uri, support, types, surface, offset, sim, second in found or []:
+            eid = entity_id(uri)
+            if eid not in entities or (entities[eid][1] == 0 and not entities[eid][2]):
+                entities[eid] = (uri, support, types)
+            for name, value in zip(QA_ENTITIES.names, (
+                    record.question_id, row, role, eid, surface, offset, sim, second),
+                    strict=True):
+                e_cols[name].append(value)
+    out.write_part("qa_questions", IMPORT_STAGE, "paper", pa.table(q_cols, schema=QA_QUESTIONS))
+    out.write_part("qa_entities", IMPORT_STAGE, "paper", pa.table(e_cols, schema=QA_ENTITIES))
+    return len(q_cols["question_id"]), len(lines)
+
+
+def _qa_line(line: str, pair: QAPair) -> list[tuple]:
+    try:
+        record = json.loads(line)
+    except ValueError as err:
+        raise BadRecord(f"not JSON: {err}") from err
+    if not isinstance(record, dict):
+        raise BadRecord("not a JSON object")
+    found = []
+    for role, key, text in (("question", "q_entities", pair.question),
+                            ("answer", "a_entities", answer_text(pair))):
+        items = record.get(key)
+        if not isinstance(items, list):
+            raise BadRecord(f"no list {key!r}")
+        offsets = Utf16Offsets(text)
+        for item in items:
+            uri, support, types, surface, offset, sim, second = parse_entity(item)
+            found.append((role, uri, support, types, surface, offsets.to_code_points(offset),
+                          sim, second))
+    return found

@@ -1,0 +1,64 @@
+"""`longtail duplicates` on the fixture, whose duplicate clusters are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.analysis.duplicates import find_duplicates, shingles
+from pipeline.corpus import Document
+from pipeline.errors import UsageError
+from tests.unit.test_analysis_accuracy import run, table
+from tests.unit.test_analysis_fixture import B, build_out
+
+
+def test_clusters_kinds_and_unique_relevant_documents(tmp_path, capsys):
+    fixture = build_out(tmp_path)
+    assert run(["duplicates", str(fixture.out.root)]) == 0
+    rows = table(fixture.out, "duplicates")
+    clusters: dict[int, dict[int, str]] = {}
+    for r in rows:
+        clusters.setdefault(r["cluster_id"], {})[r["doc_id"]] = r["kind"]
+    assert clusters == {
+        12: {12: "exact", 14: "exact"},
+        24: {24: "exact", 26: "exact", 25: "near", 27: "near"},
+        B | 6: {B | 6: "exact", B | 7: "exact"},
+    }
+    unique = {r["question_id"]: (r["relevant_docs"], r["relevant_docs_unique"])
+              for r in table(fixture.out, "relevant_docs_unique")}
+    # q3's documents hold the pair 12/14, q4's the four-document cluster 24-27
+    assert unique == {"q1": (1, 1), "q2": (3, 3), "q3": (12, 11), "q4": (15, 12), "q5": (0, 0)}
+    printed = capsys.readouterr().out
+    assert "documents in clusters" in printed and "largest clusters" in printed
+
+
+def test_near_duplicates_need_the_threshold():
+    base = " ".join(f"word{i}" for i in range(40))
+    docs = [Document(1, "s", 0, base), Document(2, "s", 1, base.replace("word39", "other")),
+            Document(3, "s", 2, base.replace("word20", "other"))]
+    loose = find_duplicates(docs, threshold=0.5)
+    assert sorted(loose.table["doc_id"].to_pylist()) == [1, 2, 3]
+    # changing word 20 alters 5 of 36 shingles: Jaccard 31/41 = 0.76, below 0.9
+    strict = find_duplicates(docs, threshold=0.9)
+    assert sorted(strict.table["doc_id"].to_pylist()) == [1, 2]
+    assert set(strict.table["kind"].to_pylist()) == {"near"}
+
+
+def test_short_and_empty_texts():
+    assert shingles("one two", 5) == [b"one two"]
+    assert shingles("", 5) == []
+    report = find_duplicates([Document(1, "s", 0, "  "), Document(2, "s", 1, "\n"),
+                              Document(3, "s", 2, "Hi there"), Document(4, "s", 3, "hi  THERE")])
+    assert report.empty == 2 and report.documents == 4
+    assert report.table.to_pylist() == [{"doc_id": 3, "cluster_id": 3, "kind": "exact"},
+                                        {"doc_id": 4, "cluster_id": 3, "kind": "exact"}]
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="threshold"):
+        find_duplicates([], threshold=1.5)
+    with pytest.raises(UsageError, match="shingle"):
+        find_duplicates([], shingle=0)
+    fixture = build_out(tmp_path)
+    fixture.out.manifest_path.unlink()
+    with pytest.raises(UsageError, match="records no corpus"):
+        run(["duplicates", str(fixture.out.root)])

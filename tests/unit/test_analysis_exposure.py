@@ -1,0 +1,60 @@
+"""`longtail exposure` on the fixture, whose document positions and sizes are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import UsageError
+from tests.unit.test_analysis_accuracy import PNG_MAGIC, run, table
+from tests.unit.test_analysis_fixture import build_out
+
+
+def by_question(out):
+    return {r["question_id"]: r for r in table(out, "exposure")}
+
+
+def test_positions_and_gaps_in_documents(tmp_path):
+    fixture = build_out(tmp_path)
+    plot = tmp_path / "gaps.png"
+    assert run(["exposure", str(fixture.out.root), "--plot", str(plot)]) == 0
+    rows = by_question(fixture.out)
+    assert set(rows) == {"q1", "q2", "q3", "q4"}
+    assert rows["q2"]["positions"] == [5, 8, 33]  # b.jsonl row 3 comes after a.jsonl's 30 rows
+    assert rows["q2"]["position_gaps"] == [3, 25]
+    assert (rows["q4"]["first_position"], rows["q4"]["last_position"]) == (20, 34)
+    assert rows["q4"]["position_gaps"] == [1] * 14
+    assert rows["q1"]["position_gaps"] == []
+    assert rows["q2"]["steps"] is None and rows["q2"]["first_step"] is None
+    data = plot.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+
+
+def test_documents_per_step(tmp_path):
+    fixture = build_out(tmp_path)
+    run(["exposure", str(fixture.out.root), "--docs-per-step", "4"])
+    q2 = by_question(fixture.out)["q2"]
+    assert q2["steps"] == [1, 2, 8]
+    assert q2["step_gaps"] == [1, 6]
+
+
+def test_tokens_per_step_from_characters(tmp_path, capsys):
+    fixture = build_out(tmp_path)
+    run(["exposure", str(fixture.out.root), "--tokens-per-step", "250",
+         "--tokens-per-char", "0.25"])
+    rows = by_question(fixture.out)
+    # a.jsonl documents are 100 tokens, b.jsonl documents 200: position 33 starts at token
+    # 3,000 + 3 x 200 = 3,600, in step 14
+    assert rows["q2"]["steps"] == [2, 3, 14]
+    assert rows["q2"]["step_gaps"] == [1, 11]
+    assert (rows["q1"]["first_step"], rows["q1"]["last_step"]) == (0, 0)
+    assert rows["q4"]["last_step"] == (3000 + 4 * 200) // 250
+    assert "training steps" in capsys.readouterr().out
+
+
+def test_step_flags_are_exclusive_and_positive(tmp_path):
+    fixture = build_out(tmp_path)
+    with pytest.raises(SystemExit):
+        run(["exposure", str(fixture.out.root), "--docs-per-step", "2",
+             "--tokens-per-step", "9"])
+    with pytest.raises(UsageError, match="at least 1"):
+        run(["exposure", str(fixture.out.root), "--docs-per-step", "0"])
