@@ -45,16 +45,20 @@ def run_link(
     out.check_plan(STAGE, {"inputs": inputs, "parameters": parameters})
     out.remove_stale_temporaries(TABLES)
 
-    sc = spark.sparkContext
-    sc.setJobDescription("link: count rows")
-    rows = sc.parallelize(files, max(1, len(files))).map(count_rows).collect()
-    shards = plan_shards(files, rows_per_shard,
-                         row_counts=dict(zip([f.path for f in files], rows, strict=True)))
+    row_counts = out.cached_row_counts(STAGE, files)
+    if row_counts is None:
+        sc = spark.sparkContext
+        sc.setJobDescription("link: count rows")
+        rows = sc.parallelize(files, max(1, len(files))).map(count_rows).collect()
+        row_counts = dict(zip([f.path for f in files], rows, strict=True))
+        out.cache_row_counts(STAGE, files, row_counts)
+    shards = plan_shards(files, rows_per_shard, row_counts=row_counts)
     finished = out.shard_stats(STAGE)
     todo = [s for s in shards if s.shard_id not in finished]
     print(f"link: {len(shards)} shards, {len(shards) - len(todo)} already done, "
           f"{len(todo)} to link", file=sys.stderr)
     if todo:
+        sc = spark.sparkContext
         sc.setJobDescription(f"link: {len(todo)} shards")
         out_path = str(out.root)
         sc.parallelize(todo, len(todo)).map(

@@ -31,3 +31,17 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+class LazySession:
+    """A SparkSession started on first use, so wrong usage and finished work cost no JVM."""
+
+    def __init__(self, app_name: str, master: str | None = None, **conf: str):
+        self._args = (app_name, master)
+        self._conf = conf
+        self._session: SparkSession | None = None
+
+    def __getattr__(self, name: str):
+        if self._session is None:
+            self._session = spark_session(*self._args, **self._conf)
+        return getattr(self._session, name)

@@ -25,9 +25,9 @@ typical run:
 
 
 def _spark(args: argparse.Namespace, name: str):
-    from jobs.session import spark_session
+    from jobs.session import LazySession
 
-    return spark_session(f"longtail {name}", args.master)
+    return LazySession(f"longtail {name}", args.master)
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:

@@ -127,6 +127,30 @@ class OutputFolder:
                     removed += 1
         return removed
 
+    def _row_cache(self, stage: str) -> Path:
+        return self.root / MARKERS / stage / "_rows.json"
+
+    @staticmethod
+    def _file_keys(files: list) -> dict[str, list[int]]:
+        keys = {}
+        for f in files:
+            stat = os.stat(f.path)
+            keys[f.path] = [stat.st_size, stat.st_mtime_ns]
+        return keys
+
+    def cached_row_counts(self, stage: str, files: list) -> dict[str, int] | None:
+        """Row counts saved by an earlier run over the very same files (size and mtime)."""
+        path = self._row_cache(stage)
+        if not path.exists():
+            return None
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("files") != self._file_keys(files):
+            return None
+        return cached["rows"]
+
+    def cache_row_counts(self, stage: str, files: list, rows: dict[str, int]) -> None:
+        write_json_atomic(self._row_cache(stage), {"files": self._file_keys(files), "rows": rows})
+
     def has_table(self, table: str) -> bool:
         folder = self.table_dir(table)
         return folder.is_dir() and any(folder.glob("*.parquet"))
