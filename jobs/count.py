@@ -2,9 +2,9 @@
 
 spark-submit jobs/count.py --out OUT [--exclude-countries [--countries FILE]]
 
-Only the (question entity, salient answer entity) pairs that some question needs are counted:
-doc_entities is cut down to the QA entities, joined with itself on doc_id and filtered to the
-needed pairs, so the work grows with the corpus, not with the square of its entity vocabulary.
+Only the (question entity, salient answer entity) pairs that some question needs are counted
+(pipeline.indexes.pair_counts), one doc_entities file per task: no shuffle, and work that grows
+with the corpus, not with the square of its entity vocabulary.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import argparse
 import sys
 import time
 
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from jobs.session import spark_session
-from jobs.tables import read_table
 from pipeline import stage_args
 from pipeline.errors import UsageError
+from pipeline.indexes.pair_counts import PairIndex, count_pairs_in_file
 from pipeline.linking.annotation import entity_id
 from pipeline.manifest import record_stage
 from pipeline.output import OutputFolder
@@ -39,46 +41,39 @@ def run_count(
 ) -> dict:
     started = time.perf_counter()
     out = OutputFolder(out_root)
-    for table, stage in (("doc_entities", "index"), ("qa_questions", "qa")):
+    for table, stage in (("doc_entities", "index"), ("entities", "index"),
+                         ("qa_questions", "qa")):
         if not out.has_table(table):
             raise UsageError(f"no {table} under {out.root}: run `longtail {stage}` first")
     excluded = ({entity_id(u) for u in load_countries(countries)}
                 if exclude_countries else set())
     qa = QAEntityLists.load(out, excluded)
-    needed = qa.needed_pairs()
     wanted = qa.entity_ids()
+    entities = ds.dataset(str(out.table_dir("entities")), format="parquet").to_table(
+        columns=["entity_id", "uri", "doc_count"],
+        filter=pc.field("entity_id").isin(sorted(wanted)))
+    ids = entities["entity_id"].to_pylist()
+    doc_count = dict(zip(ids, entities["doc_count"].to_pylist(), strict=True))
+    uris = dict(zip(ids, entities["uri"].to_pylist(), strict=True))
+    index = PairIndex.build(sorted(qa.needed_pairs()))
 
-    sc = spark.sparkContext
-    sc.setJobDescription("count: QA entities in documents")
-    wanted_df = F.broadcast(spark.createDataFrame([(e,) for e in sorted(wanted)], "entity_id long"))
-    de = read_table(spark, out, "doc_entities").select("doc_id", "entity_id").join(
-        wanted_df, "entity_id")
-    de.cache()
-    doc_count = {r["entity_id"]: r["n"] for r in
-                 de.groupBy("entity_id").agg(F.count("*").alias("n")).collect()}
-
-    sc.setJobDescription(f"count: {len(needed):,} entity pairs")
     pair_docs: dict[tuple[int, int], int] = {}
-    if needed:
-        pairs_df = F.broadcast(spark.createDataFrame(sorted(needed), "q long, a long"))
-        q_side = de.join(pairs_df.select(F.col("q").alias("entity_id")).distinct(), "entity_id")
-        a_side = de.join(pairs_df.select(F.col("a").alias("entity_id")).distinct(), "entity_id")
-        joined = (q_side.select("doc_id", F.col("entity_id").alias("q"))
-                  .join(a_side.select("doc_id", F.col("entity_id").alias("a")), "doc_id")
-                  .join(pairs_df, ["q", "a"])
-                  .groupBy("q", "a").agg(F.count("*").alias("n")))
-        pair_docs = {(r["q"], r["a"]): r["n"] for r in joined.collect()}
-    de.unpersist()
-
-    sc.setJobDescription("count: entity URIs")
-    uri_rows = (read_table(spark, out, "entity_uris").select("entity_id", "uri")
-                .join(wanted_df, "entity_id").dropDuplicates(["entity_id"]).collect())
-    uris = {r["entity_id"]: r["uri"] for r in uri_rows}
+    files = sorted(str(p) for p in out.table_dir("doc_entities").glob("*.parquet"))
+    if len(index) and files:
+        sc = spark.sparkContext
+        sc.setJobDescription(f"count: {len(index):,} entity pairs over {len(files)} files")
+        shared = sc.broadcast(index)
+        totals = sc.parallelize(files, len(files)).map(
+            lambda path: count_pairs_in_file(path, shared.value)
+        ).treeReduce(np.add)
+        shared.destroy()
+        pair_docs = {(int(q), int(a)): int(n)
+                     for (q, a), n in zip(index.pairs, totals, strict=True) if n}
 
     table = relevant_docs_table(qa, pair_docs, doc_count, uris)
     out.clear_stage(STAGE, ["relevant_docs"])
     out.write_part("relevant_docs", STAGE, "all", table)
-    stats = {"questions": table.num_rows, "entity_pairs": len(needed),
+    stats = {"questions": table.num_rows, "entity_pairs": len(index),
              "status": status_counts(table), "excluded_countries": len(excluded)}
     seconds = time.perf_counter() - started
     record_stage(out, STAGE, inputs={"doc_entities": str(out.table_dir("doc_entities")),

@@ -1,0 +1,111 @@
+"""Count, for a fixed list of entity pairs, the documents that contain both entities.
+
+The count stage needs co-occurrence only for the (question entity, salient answer entity)
+pairs some question asks about. Within each document, every row whose entity is the question
+side of some pair is crossed with the rows whose entity is the answer side of some pair, and
+the crossings that are wanted pairs are counted. Entities are renumbered densely so a crossing
+is one integer looked up in a small sorted array that stays in cache. The work is the sum
+over documents of |question-side rows| x |answer-side rows|, done with numpy on one file of
+doc_entities at a time; each file must hold all rows of its documents (the index stage
+writes it that way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.parquet as pq
+
+MAX_CROSSINGS = 4_000_000  # crossings expanded at once; bounds a task's memory
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """The wanted (q, a) pairs as sorted dense keys q_rank * len(entities) + a_rank."""
+
+    pairs: np.ndarray  # (n, 2) int64, sorted: q, a
+    entities: np.ndarray  # sorted unique entity ids of all pairs
+    keys: np.ndarray  # sorted dense keys
+    key_pair: np.ndarray  # pair index of each key
+    is_question: np.ndarray  # by entity rank: the q side of some pair
+    is_answer: np.ndarray  # by entity rank: the a side of some pair
+
+    @classmethod
+    def build(cls, pairs: Sequence[tuple[int, int]]) -> PairIndex:
+        arr = np.array(sorted(set(pairs)), dtype=np.int64).reshape(-1, 2)
+        entities = np.unique(arr)
+        q = np.searchsorted(entities, arr[:, 0])
+        a = np.searchsorted(entities, arr[:, 1])
+        keys = q * np.int64(len(entities)) + a
+        order = np.argsort(keys)
+        is_question = np.zeros(len(entities), dtype=bool)
+        is_question[q] = True
+        is_answer = np.zeros(len(entities), dtype=bool)
+        is_answer[a] = True
+        return cls(arr, entities, keys[order], order, is_question, is_answer)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def count_pairs(doc_ids: np.ndarray, entity_ids: np.ndarray, index: PairIndex) -> np.ndarray:
+    """Documents per pair (aligned with `index.pairs`) among these (doc, entity) rows.
+
+    Rows must be distinct (doc, entity) pairs holding every row of each document present;
+    their order does not matter.
+    """
+    counts = np.zeros(len(index), dtype=np.int64)
+    if len(doc_ids) == 0 or len(index) == 0:
+        return counts
+    entity_ids = np.asarray(entity_ids, dtype=np.int64)
+    rank = np.searchsorted(index.entities, entity_ids)
+    rank[rank == len(index.entities)] = 0
+    wanted = index.entities[rank] == entity_ids
+    docs = np.asarray(doc_ids, dtype=np.int64)[wanted]
+    rank = rank[wanted]
+    if len(rank) == 0:
+        return counts
+
+    # Rows grouped by document, answer-side rows first within each document.
+    order = np.lexsort((~index.is_answer[rank], docs))
+    docs, rank = docs[order], rank[order]
+    first = np.r_[True, docs[1:] != docs[:-1]]
+    doc_start = np.flatnonzero(first)
+    doc_of_row = np.cumsum(first) - 1
+    answers_in_doc = np.add.reduceat(index.is_answer[rank].astype(np.int64), doc_start)
+
+    q_rows = np.flatnonzero(index.is_question[rank])
+    crossings = answers_in_doc[doc_of_row[q_rows]]
+    width = np.int64(len(index.entities))
+    for part in _chunks(crossings):
+        rows, n = q_rows[part], crossings[part]
+        if n.sum() == 0:
+            continue
+        q_row = np.repeat(rows, n)
+        a_row = np.repeat(doc_start[doc_of_row[rows]], n) + (
+            np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        keys = rank[q_row] * width + rank[a_row]
+        at = np.searchsorted(index.keys, keys)
+        at[at == len(index.keys)] = 0
+        hit = index.keys[at] == keys
+        counts += np.bincount(index.key_pair[at[hit]], minlength=len(index))
+    return counts
+
+
+def _chunks(sizes: np.ndarray) -> list[slice]:
+    """Slices of rows whose crossings stay under MAX_CROSSINGS each (one row may exceed it)."""
+    total = np.cumsum(sizes)
+    bounds = [0]
+    while bounds[-1] < len(sizes):
+        done = total[bounds[-1] - 1] if bounds[-1] else 0
+        nxt = int(np.searchsorted(total, done + MAX_CROSSINGS, side="right"))
+        bounds.append(max(nxt, bounds[-1] + 1))
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def count_pairs_in_file(path: str, index: PairIndex) -> np.ndarray:
+    """`count_pairs` over one doc_entities Parquet file."""
+    table = pq.read_table(path, columns=["doc_id", "entity_id"])
+    return count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(), index)
