@@ -1,0 +1,188 @@
+"""The embedded statistical linker: Spotlight's annotate pipeline on a model folder.
+
+    linker = StatisticalLinker.load("model/", confidence=0.4, support=20)
+    linker.annotate("Paris is the capital of France.")
+
+Spotting (`spotting`), candidate scoring (`disambiguation`) and the filters follow Spotlight:
+a spot is kept when its spot score is >= max(0.1, confidence); its best candidate becomes an
+annotation when its support is > `support`, its similarity >= confidence and its
+percentage of second rank <= 1 - confidence^2.
+
+`annotate_many` links texts in batches joined by line breaks (a line break always ends a
+sentence, so no spot, chunk or context window crosses from one text into the next); this
+spreads the fixed cost of each step over many short documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import UsageError
+from pipeline.linking.annotation import Annotation, LinkError, LinkResult
+from pipeline.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
+from pipeline.linking.statistical.model import StatisticalModel
+from pipeline.linking.statistical.spotter import Spotter, WordFeatures
+from pipeline.linking.statistical.spotting import Spot, SpotSelector
+from pipeline.linking.statistical.tokenizer import TokenizedText, Tokenizer
+
+BATCH_CHARACTERS = 200_000
+BATCH_TEXTS = 256
+
+
+def _check_settings(confidence: float, support: int) -> None:
+    if not isinstance(confidence, int | float) or not 0.0 <= confidence <= 1.0:
+        raise UsageError(f"confidence must be between 0 and 1, got {confidence!r}")
+    if isinstance(support, bool) or not isinstance(support, int) or support < 0:
+        raise UsageError(f"support must be an integer >= 0, got {support!r}")
+
+
+class StatisticalLinker:
+    """Spotlight's statistical annotator over an imported model folder (a `Linker`).
+
+    `annotate` takes optional per-call `confidence` / `support`; `candidates` gives every spot
+    with all its scored candidates (for a `/rest/candidates` endpoint); `spots` gives the spots.
+    """
+
+    def __init__(self, model: StatisticalModel, confidence: float = 0.5, support: int = 0):
+        _check_settings(confidence, support)
+        self.model = model
+        self.confidence = float(confidence)
+        self.support = int(support)
+        self.tokenizer = Tokenizer(model.stop_words)
+        self.spotter = Spotter(model.fsa_accept, model.fsa_prefixes, None, self.tokenizer,
+                               stemmed=True, break_on_stop_words=True)
+        self.spotter.words = self._words = WordFeatures(self.spotter, model.vocab_hash)
+        self.selector = SpotSelector(model)
+        self.disambiguator = Disambiguator(model, self.selector)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, confidence: float = 0.5,
+             support: int = 0) -> StatisticalLinker:
+        """Map a model folder written by `import_wikistats`; `UsageError` if it is not one."""
+        _check_settings(confidence, support)
+        return cls(StatisticalModel.load(model_dir), confidence, support)
+
+    def _spots(self, text: str, confidence: float
+               ) -> tuple[TokenizedText, np.ndarray, list[Spot]]:
+        tokenized = self.tokenizer.tokenize(text)
+        rows = self._words.rows(tokenized.tokens)
+        vocab = self._words.vocab[rows]
+        if not tokenized.tokens:
+            return tokenized, vocab, []
+        first, end, _ = self.spotter.match(self._words.keys[rows], self._words.flags[rows],
+                                           tokenized.sentence)
+        return tokenized, vocab, self.selector.select(tokenized, first, end, confidence)
+
+    def _score(self, texts: list[str], confidence: float) -> tuple[list[int], Scores | None]:
+        """Texts joined by line breaks, spotted and scored together; returns the offset of
+        each text in the joined string and the scores."""
+        joined = "\n".join(texts)
+        offsets = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum([len(t) + 1 for t in texts[:-1]], out=offsets[1:])
+        tokenized, vocab, spots = self._spots(joined, confidence)
+        if not spots:
+            return offsets.tolist(), None
+        token_bounds = np.append(np.searchsorted(tokenized.starts, offsets), len(tokenized))
+        spot_starts = np.array([s.start for s in spots], dtype=np.int64)
+        spot_bounds = np.append(np.searchsorted(spot_starts, offsets), len(spots))
+        windows = []
+        for d in range(len(texts)):
+            a, b = int(spot_bounds[d]), int(spot_bounds[d + 1])
+            if a == b:
+                continue
+            t0, t1 = int(token_bounds[d]), int(token_bounds[d + 1])
+            windows.extend(self.disambiguator.windows(tokenized.sentence[t0:t1],
+                                                      tokenized.starts[t0:t1], spots[a:b], t0))
+        return offsets.tolist(), self.disambiguator.score(vocab, windows)
+
+    def spots(self, text: str, confidence: float | None = None) -> list[Spot]:
+        """The spots Spotlight's spotter keeps at this confidence, by offset."""
+        confidence = self.confidence if confidence is None else confidence
+        _check_settings(confidence, 0)
+        _require_text(text)
+        return self._spots(text, confidence)[2]
+
+    def candidates(self, text: str, confidence: float | None = None) -> list[SpotCandidates]:
+        """Every spot with all its candidates that beat NIL, scored, best first; no
+        confidence or support filter is applied to the candidates."""
+        confidence = self.confidence if confidence is None else confidence
+        _check_settings(confidence, 0)
+        _require_text(text)
+        _, scores = self._score([text], confidence)
+        return scores.spot_candidates() if scores is not None else []
+
+    def annotate(self, text: str, *, confidence: float | None = None,
+                 support: int | None = None) -> list[Annotation]:
+        """Annotations by offset; raises `LinkError` for input that is not text."""
+        return self._annotate_batch([text], confidence, support)[0]
+
+    def annotate_many(self, items: Iterable[tuple[object, str]]) -> Iterator[LinkResult]:
+        """One result per item, in order; texts are linked in batches, and a batch that fails
+        is linked again text by text so that only the bad text gets the error."""
+        batch: list[tuple[object, str]] = []
+        size = 0
+        for key, text in items:
+            batch.append((key, text))
+            size += len(text) if isinstance(text, str) else 0
+            if size >= BATCH_CHARACTERS or len(batch) >= BATCH_TEXTS:
+                yield from self._results(batch)
+                batch, size = [], 0
+        yield from self._results(batch)
+
+    def _results(self, batch: list[tuple[object, str]]) -> Iterator[LinkResult]:
+        if not batch:
+            return
+        texts = [t for _, t in batch]
+        try:
+            annotations = self._annotate_batch(texts, None, None)
+        except LinkError:
+            annotations = None
+        if annotations is not None:
+            for (key, _), found in zip(batch, annotations, strict=True):
+                yield LinkResult(key, found)
+            return
+        for key, text in batch:
+            try:
+                yield LinkResult(key, self.annotate(text))
+            except LinkError as err:
+                yield LinkResult(key, error=err)
+
+    def _annotate_batch(self, texts: list[str], confidence: float | None,
+                        support: int | None) -> list[list[Annotation]]:
+        confidence = self.confidence if confidence is None else confidence
+        support = self.support if support is None else support
+        _check_settings(confidence, support)
+        for text in texts:
+            _require_text(text)
+        try:
+            offsets, scores = self._score(texts, confidence)
+        except Exception as err:  # noqa: BLE001 - one bad text must not stop a batch
+            raise LinkError("internal_error", f"{type(err).__name__}: {err}") from err
+        out: list[list[Annotation]] = [[] for _ in texts]
+        if scores is None:
+            return out
+        best = scores.starts
+        passed = best[(scores.support[best] > support) & (scores.similarity[best] >= confidence)
+                      & (scores.second[best] <= 1.0 - confidence * confidence)]
+        model, spots = self.model, scores.spots
+        chosen = [spots[s] for s in scores.spot_of[passed].tolist()]
+        docs = np.searchsorted(offsets, [s.start for s in chosen], side="right") - 1
+        for spot, d, entity, similarity, second, support_ in zip(
+                chosen, docs.tolist(), scores.entity[passed].tolist(),
+                scores.similarity[passed].tolist(), scores.second[passed].tolist(),
+                scores.support[passed].tolist(), strict=True):
+            out[d].append(Annotation(model.entity_uris[entity], spot.surface_form,
+                                     spot.start - offsets[d], similarity, second, support_,
+                                     model.entity_types(entity)))
+        return out
+
+    def close(self) -> None:
+        """Nothing to release: the model's arrays are memory-mapped read-only."""
+
+
+def _require_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise LinkError("not_text", f"expected a string, got {type(text).__name__}")
