@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from pipeline import __version__, stage_args
 from pipeline.analysis.commands import register as register_analysis
+from pipeline.packaging import register as register_packaging
 from pipeline.errors import UsageError
 
 EPILOG = """\
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10, help="documents to show (default 10)")
 
     register_analysis(sub)
+    register_packaging(sub)
 
     p = command("demo", "run every stage on the bundled sample with local Spark", cmd_demo)
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
