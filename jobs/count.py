@@ -14,14 +14,21 @@ import sys
 import time
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import SparkSession
 
 from jobs.session import spark_session
+from jobs.tables import read_table
 from pipeline import stage_args
 from pipeline.errors import UsageError
-from pipeline.indexes.pair_counts import PairIndex, count_pairs_in_file
+from pipeline.indexes.pair_counts import (
+    PairIndex,
+    count_pairs,
+    count_pairs_in_file,
+    doc_ranges_disjoint,
+)
 from pipeline.linking.annotation import entity_id
 from pipeline.manifest import record_stage
 from pipeline.output import OutputFolder
@@ -30,6 +37,7 @@ from pipeline.qa.countries import load_countries
 from pipeline.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
 
 STAGE = "count"
+_ROWS = pa.schema([("doc_id", pa.int64()), ("entity_id", pa.int64())])
 
 
 def run_count(
@@ -58,15 +66,8 @@ def run_count(
     index = PairIndex.build(sorted(qa.needed_pairs()))
 
     pair_docs: dict[tuple[int, int], int] = {}
-    files = sorted(str(p) for p in out.table_dir("doc_entities").glob("*.parquet"))
-    if len(index) and files:
-        sc = spark.sparkContext
-        sc.setJobDescription(f"count: {len(index):,} entity pairs over {len(files)} files")
-        shared = sc.broadcast(index)
-        totals = sc.parallelize(files, len(files)).map(
-            lambda path: count_pairs_in_file(path, shared.value)
-        ).treeReduce(np.add)
-        shared.destroy()
+    if len(index):
+        totals = _count_pairs(spark, out, index)
         pair_docs = {(int(q), int(a)): int(n)
                      for (q, a), n in zip(index.pairs, totals, strict=True) if n}
 
@@ -83,6 +84,32 @@ def run_count(
     print(stage_line(STAGE, seconds, questions=stats["questions"], **{
         k.replace(" ", "_"): v for k, v in stats["status"].items()}), file=sys.stderr)
     return stats
+
+
+def _count_pairs(spark: SparkSession, out: OutputFolder, index: PairIndex) -> np.ndarray:
+    """Documents per wanted pair, one task per file when files hold disjoint document ranges
+    (as the index stage writes them), else after grouping the rows by document."""
+    files = sorted(str(p) for p in out.table_dir("doc_entities").glob("*.parquet"))
+    sc = spark.sparkContext
+    sc.setJobDescription(f"count: {len(index):,} entity pairs")
+    shared = sc.broadcast(index)
+    try:
+        if doc_ranges_disjoint(files):
+            return sc.parallelize(files, len(files)).map(
+                lambda path: count_pairs_in_file(path, shared.value)).treeReduce(np.add)
+
+        def per_partition(batches):
+            table = pa.Table.from_batches(list(batches), schema=_ROWS)
+            counts = count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(),
+                                 shared.value)
+            yield pa.RecordBatch.from_pydict({"counts": [counts.tolist()]})
+
+        rows = (read_table(spark, out, "doc_entities").select("doc_id", "entity_id")
+                .repartitionByRange("doc_id").mapInArrow(per_partition, "counts array<long>"))
+        return np.sum([np.array(r["counts"], dtype=np.int64) for r in rows.collect()]
+                      or [np.zeros(len(index), dtype=np.int64)], axis=0)
+    finally:
+        shared.destroy()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,8 @@ side of some pair is crossed with the rows whose entity is the answer side of so
 the crossings that are wanted pairs are counted. Entities are renumbered densely so a crossing
 is one integer looked up in a small sorted array that stays in cache. The work is the sum
 over documents of |question-side rows| x |answer-side rows|, done with numpy on one file of
-doc_entities at a time; each file must hold all rows of its documents (the index stage
-writes it that way).
+doc_entities at a time when each file holds all rows of its documents (the index stage writes
+files of disjoint document ranges; `doc_ranges_disjoint` checks it from the footers).
 """
 
 from __future__ import annotations
@@ -109,3 +109,24 @@ def count_pairs_in_file(path: str, index: PairIndex) -> np.ndarray:
     """`count_pairs` over one doc_entities Parquet file."""
     table = pq.read_table(path, columns=["doc_id", "entity_id"])
     return count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(), index)
+
+
+def doc_ranges_disjoint(paths: Sequence[str]) -> bool:
+    """Whether the files' doc_id ranges (from Parquet statistics) do not overlap."""
+    ranges = []
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        column = meta.schema.to_arrow_schema().get_field_index("doc_id")
+        lows, highs = [], []
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(column).statistics
+            if meta.row_group(g).num_rows == 0:
+                continue
+            if stats is None or not stats.has_min_max:
+                return False
+            lows.append(stats.min)
+            highs.append(stats.max)
+        if lows:
+            ranges.append((min(lows), max(highs)))
+    ranges.sort()
+    return all(prev[1] < nxt[0] for prev, nxt in zip(ranges, ranges[1:], strict=False))

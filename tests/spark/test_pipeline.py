@@ -184,3 +184,29 @@ def test_exclude_countries_changes_only_country_questions(spark, sample_out, tmp
         q: w[:2] for q, w in expected.items()}
     changed = [q for q in got if expected[q][:2] != independent_relevant_docs(sample_out)[q][:2]]
     assert changed, "the sample has questions about countries"
+
+
+def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_path):
+    """doc_entities written by something else (e.g. an import) may spread a document over
+    several files; the count stage then groups rows by document itself."""
+    import shutil
+
+    import pyarrow.compute as pc
+
+    from pipeline.indexes.pair_counts import doc_ranges_disjoint
+
+    out = tmp_path / "split"
+    shutil.copytree(sample_out, out)
+    table = pq.read_table(out / "doc_entities")
+    shutil.rmtree(out / "doc_entities")
+    odd = pc.equal(pc.bit_wise_and(table["entity_id"], 1), 1)
+    folder = OutputFolder(out)
+    folder.write_part("doc_entities", "test", "odd", table.filter(odd))
+    folder.write_part("doc_entities", "test", "even", table.filter(pc.invert(odd)))
+    files = sorted(str(p) for p in (out / "doc_entities").glob("*.parquet"))
+    assert not doc_ranges_disjoint(files)
+    assert doc_ranges_disjoint(sorted(str(p) for p in (sample_out / "doc_entities").glob(
+        "*.parquet")))
+    run_count(spark, str(out))
+    assert (pq.read_table(out / "relevant_docs").to_pylist()
+            == pq.read_table(sample_out / "relevant_docs").to_pylist())
