@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 
 from pipeline import __version__, stage_args
 from pipeline.analysis.commands import register as register_analysis
-from pipeline.packaging import register as register_packaging
 from pipeline.errors import UsageError
+from pipeline.packaging import register as register_packaging
+from pipeline.wikipedia.options import add_build_args
 
 EPILOG = """\
 typical run:
@@ -48,8 +49,25 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 def cmd_model_import(args: argparse.Namespace) -> int:
     from pipeline.linking.statistical import import_wikistats
 
-    report = import_wikistats(args.wikistats, args.out, progress=_stderr_progress)
-    _print_mapping("model import", report)
+    report = import_wikistats(args.wikistats, args.out, progress=_stderr_progress,
+                              instance_types=args.instance_types, overwrite=args.overwrite,
+                              min_surface_form_count=args.min_sf_count,
+                              min_context_count=args.min_token_count)
+    _print_mapping("model import", {k: v for k, v in report.items()
+                                    if isinstance(v, (int, float, str))})
+    return 0
+
+
+def cmd_model_build(args: argparse.Namespace) -> int:
+    from jobs.build_model import build_model
+    from pipeline.wikipedia.options import build_options
+
+    options = build_options(args)
+    report = build_model(_spark(args, "model build"), args.wikipedia, args.out, options)
+    _print_mapping("model build", {k: report[k] for k in (
+        "pages", "articles", "entities", "pairs", "context_vectors", "seconds_total")
+        if k in report})
+    print(f"model: {args.out}  (report: {args.out}/build-report.json)")
     return 0
 
 
@@ -169,6 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with uriCounts, pairCounts, sfAndTotalCounts, tokenCounts "
                         "(plain or .bz2)")
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    p.add_argument("--instance-types", metavar="TSV", default=None,
+                   help="optional `URI<TAB>type,type` file giving entities their @types")
+    p.add_argument("--min-sf-count", type=int, default=2,
+                   help="keep surface forms linked at least this often (Spotlight en: 2)")
+    p.add_argument("--min-token-count", type=int, default=3,
+                   help="keep context tokens seen this often with an entity (en: 3)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty MODEL")
+    p = command("build", "build a model from Wikipedia XML dumps with Spark, as Spotlight does",
+                cmd_model_build, model_sub)
+    add_build_args(p)
+    stage_args.add_master(p)
 
     stage_args.add_link_args(command(
         "link", "entity-link a corpus: writes docs, mentions, entity_uris, failures", cmd_link))

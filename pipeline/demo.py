@@ -16,6 +16,9 @@ from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
 
 DEMO_CONFIDENCE = 0.4
 DEMO_SUPPORT = 0
+# A wiki of about 100 articles is too small for Spotlight's English pruning (surface forms
+# linked twice, context tokens seen three times): most names are linked once in it.
+DEMO_BUILD = {"min_surface_form_count": 1, "min_token_count": 1}
 TRY_QUERY = (
     "SELECT question, q_uri, a_uri, relevant_docs FROM relevant_docs "
     "WHERE status = 'counted' ORDER BY relevant_docs DESC LIMIT 5"
@@ -25,7 +28,6 @@ TRY_QUERY = (
 def run_demo(out_dir: str, master: str | None = None) -> dict:
     """Build the sample model from its Wikipedia XML, then link, index, qa and count."""
     from jobs.build_model import build_model
-
     from jobs.count import run_count
     from jobs.index import run_index
     from jobs.link import run_link
@@ -46,7 +48,7 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
 
     model_dir = out.root / "model"
     if not (model_dir / "model.json").exists():
-        timed("model", build_model, spark, [str(SAMPLE_WIKI)], str(model_dir))
+        timed("model", build_model, spark, [str(SAMPLE_WIKI)], str(model_dir), DEMO_BUILD)
     else:
         seconds["model"] = 0.0
     spec = LinkerSpec(model=str(model_dir), confidence=DEMO_CONFIDENCE, support=DEMO_SUPPORT)
