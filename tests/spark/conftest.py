@@ -27,3 +27,15 @@ def spark():
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_model(spark, tmp_path_factory) -> str:
+    """The bundled sample's model, built from its Wikipedia XML as the demo builds it."""
+    from jobs.build_model import build_model
+    from pipeline.demo import DEMO_BUILD
+    from pipeline.sample import SAMPLE_WIKI
+
+    model = tmp_path_factory.mktemp("model") / "sample-model"
+    build_model(spark, [str(SAMPLE_WIKI)], str(model), DEMO_BUILD)
+    return str(model)

@@ -27,17 +27,6 @@ from schemas.tables import PIPELINE_TABLES
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture(scope="session")
-def sample_model(spark, tmp_path_factory) -> str:
-    from jobs.build_model import build_model
-    from pipeline.demo import DEMO_BUILD
-    from pipeline.sample import SAMPLE_WIKI
-
-    model = tmp_path_factory.mktemp("model") / "sample-model"
-    build_model(spark, [str(SAMPLE_WIKI)], str(model), DEMO_BUILD)
-    return str(model)
-
-
 @pytest.fixture(scope="module")
 def sample_out(spark, sample_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipeline") / "out"

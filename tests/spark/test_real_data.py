@@ -1,0 +1,53 @@
+"""The stages on real public data: the C4 sample, NQ-open dev and EntityQuestions dev."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.count import run_count
+from jobs.index import run_index
+from jobs.link import run_link
+from jobs.qa import run_qa
+from pipeline.linking.spec import LinkerSpec
+from tests.conftest import shared_path
+
+pytestmark = pytest.mark.spark
+
+
+def test_c4_nq_open_and_entityquestions_run_and_add_up(spark, sample_model, tmp_path):
+    c4 = shared_path("c4", "c4-sample-449.jsonl")
+    nq = shared_path("nq-open", "NQ-open.dev.jsonl")
+    eq = shared_path("entityquestions", "dev")
+    out = tmp_path / "out"
+    spec = LinkerSpec(model=sample_model, confidence=0.4)
+
+    link = run_link(spark, [str(c4)], spec, str(out), id_field="meta.url", rows_per_shard=150)
+    assert link["documents_in"] == 449
+    assert link["documents_in"] == link["linked"] + link["empty"] + link["failed"]
+    docs = pq.read_table(out / "docs")
+    assert docs.num_rows == link["linked"] + link["empty"]
+    assert docs["external_id"].null_count == 0  # meta is a JSON string in some rows
+    assert all(u.startswith("http") for u in docs["external_id"].to_pylist())
+
+    index = run_index(spark, str(out), min_cooccurrence=1)
+    assert index["entities"] > 0
+    nq_stats = run_qa(spark, [str(nq)], "nq-open", spec, str(out), rows_per_shard=4000)
+    assert nq_stats["records_in"] == nq_stats["pairs"] == nq_stats["linked"] == 3610
+
+    eq_out = tmp_path / "eq"
+    run_link(spark, [str(c4)], spec, str(eq_out), id_field="meta.url", rows_per_shard=150)
+    run_index(spark, str(eq_out), min_cooccurrence=1)
+    eq_stats = run_qa(spark, [str(eq)], "entityquestions", spec, str(eq_out),
+                      rows_per_shard=6000)
+    assert eq_stats["records_in"] == eq_stats["pairs"] == eq_stats["linked"] == 22068
+
+    for folder, questions in ((out, 3610), (eq_out, 22068)):
+        stats = run_count(spark, str(folder))
+        assert stats["questions"] == questions
+        assert sum(stats["status"].values()) == questions
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["tables"]["relevant_docs"] == questions
+        assert manifest["tables"]["qa_questions"] == questions
