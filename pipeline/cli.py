@@ -251,7 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _known_cause(err: Exception) -> str | None:
+    """One line for failures a user can act on, also when Spark wraps them in its own error."""
     text = f"{type(err).__name__}: {err}"
+    for line in text.splitlines():
+        if "EndpointsUnreachable: " in line:
+            return line.split("EndpointsUnreachable: ", 1)[1].strip()
     if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
         java = os.environ.get("JAVA_HOME", "java on PATH")
         return f"Spark could not start Java ({java}); install a Java 17 runtime"

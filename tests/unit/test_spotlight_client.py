@@ -294,6 +294,18 @@ def test_refused_connections_are_a_connection_error():
     assert err.value.reason == "connection"
 
 
+def test_an_outage_of_every_endpoint_stops_the_run_instead_of_failing_every_document():
+    from pipeline.linking.spotlight.endpoints import EndpointsUnreachable
+
+    texts = ((i, f"Paris {i}") for i in range(1000))
+    started = time.monotonic()
+    with SpotlightClient([unused_url(), unused_url()], failures_before_rest=1,
+                         rest_seconds=0.1, give_up_seconds=1.0, **FAST) as client, \
+            pytest.raises(EndpointsUnreachable, match="run the same command again"):
+        list(client.annotate_many(texts))
+    assert time.monotonic() - started < 30
+
+
 def test_garbage_is_a_bad_response_without_retries():
     with FakeSpotlight() as server, SpotlightClient([server.url], **FAST) as client:
         [result] = client.annotate_many([("k", "Paris GARBAGEME")])

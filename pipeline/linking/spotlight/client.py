@@ -71,6 +71,7 @@ class SpotlightClient:
         min_split_chars: int = 200,
         failures_before_rest: int = 3,
         rest_seconds: float = 30.0,
+        give_up_seconds: float = 600.0,
     ):
         if isinstance(endpoints, str):
             endpoints = [endpoints]
@@ -99,7 +100,8 @@ class SpotlightClient:
         self.max_chars = max_chars
         self.min_split_chars = min_split_chars
         base_urls = [rest_base_url(e) for e in endpoints]
-        self._pool = EndpointPool(base_urls, max_in_flight, failures_before_rest, rest_seconds)
+        self._pool = EndpointPool(base_urls, max_in_flight, failures_before_rest, rest_seconds,
+                                  give_up_seconds)
         self._session = _pooled_session(base_urls, max_in_flight)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()

@@ -2,6 +2,9 @@
 
 An endpoint that fails `failures_before_rest` requests in a row (connection error, timeout,
 5xx) rests for `rest_seconds`; it then takes one probe request at a time until one succeeds.
+When every endpoint is resting and none has answered for `give_up_seconds`, the pool raises
+`EndpointsUnreachable`: an outage stops the run (to be resumed) instead of marking every
+remaining document as failed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def rest_base_url(endpoint: str) -> str:
     return url if url.endswith("/rest") else url + "/rest"
 
 
+class EndpointsUnreachable(RuntimeError):
+    """No Spotlight endpoint has answered for too long: the run stops, to be resumed later."""
+
+
 @dataclass(eq=False)
 class Endpoint:
     """One Spotlight server and what the client knows of its health."""
@@ -53,8 +60,11 @@ class EndpointPool:
         max_in_flight: int,
         failures_before_rest: int,
         rest_seconds: float,
+        give_up_seconds: float = 600.0,
     ):
         self.endpoints = [Endpoint(url) for url in base_urls]
+        self._give_up_seconds = give_up_seconds
+        self._last_answer = time.monotonic()
         self._max_in_flight = max_in_flight
         self._failures_before_rest = failures_before_rest
         self._rest_seconds = rest_seconds
@@ -71,6 +81,13 @@ class EndpointPool:
                 if endpoint is not None:
                     endpoint.in_flight += 1
                     return endpoint
+                silent = now - self._last_answer
+                if silent > self._give_up_seconds and all(
+                        e.rest_until > now for e in self.endpoints):
+                    raise EndpointsUnreachable(
+                        f"no Spotlight endpoint answered for {silent:.0f} s "
+                        f"({', '.join(e.base_url for e in self.endpoints)}); finished shards "
+                        "are kept: run the same command again once they are up")
                 self._changed.wait(self._wait_seconds(now))
 
     def release(self, endpoint: Endpoint, healthy: bool) -> None:
@@ -78,6 +95,7 @@ class EndpointPool:
         with self._changed:
             endpoint.in_flight -= 1
             if healthy:
+                self._last_answer = time.monotonic()
                 endpoint.failures_in_a_row = 0
                 endpoint.probing = False
             else:
