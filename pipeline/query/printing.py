@@ -23,11 +23,18 @@ def print_rows(columns: list[str], rows: list[tuple], output_format: str = "tabl
             print(json.dumps(dict(zip(columns, row, strict=True)), default=str,
                              ensure_ascii=False))
     else:
-        table = Table(*columns, show_lines=False)
+        table = Table(show_lines=False)
+        for name in columns:
+            table.add_column(name, overflow="fold")
         for row in rows:
             table.add_row(*(escape(_cell(v)) for v in row))
-        Console(soft_wrap=False).print(table)
+        _console().print(table)
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _console() -> Console:
+    """The terminal's width on a terminal; unlimited (no folding) into a file or a pipe."""
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 100_000)
 
 
 def _cell(value: object) -> str:
@@ -41,7 +48,7 @@ def _cell(value: object) -> str:
 
 
 def print_question_report(report: QuestionReport) -> None:
-    console = Console()
+    console = _console()
     console.print(f"[bold]{escape(report.question_id)}[/bold]  {escape(report.question)}")
     console.print(f"answers: {escape(' | '.join(report.answers))}")
     console.print(f"status: {report.status}   relevant_docs: {_cell(report.relevant_docs)}   "
@@ -53,6 +60,7 @@ def print_question_report(report: QuestionReport) -> None:
     shown = len(report.documents)
     console.print(f"\nrelevant documents (first {shown} of {_cell(report.relevant_docs)}):")
     table = Table("doc_id", "source", "row", "snippet", show_lines=True)
+    table.columns[3].overflow = "fold"
     for d in report.documents:
         table.add_row(str(d.doc_id), escape(d.source), str(d.row), escape(d.snippet))
     console.print(table)
