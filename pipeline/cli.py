@@ -35,7 +35,10 @@ def _spark(args: argparse.Namespace, name: str):
 def cmd_annotate(args: argparse.Namespace) -> int:
     from pipeline.linking.spotlight.wire import render_annotate_json
 
-    text = args.text if args.text is not None else sys.stdin.read()
+    if args.spotlight and args.text is None and len(args.spotlight) > 1 \
+            and not args.spotlight[-1].startswith(("http://", "https://")):
+        args.text = args.spotlight.pop()  # `--spotlight URL... TEXT`: the list took the text
+    text = args.text if args.text is not None else sys.stdin.read().removesuffix("\n")
     linker = stage_args.linker_spec(args).build()
     try:
         annotations = linker.annotate(text)
