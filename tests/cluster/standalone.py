@@ -244,3 +244,11 @@ def _kill_and_wait(processes: set[Process]) -> None:
     deadline = time.monotonic() + GONE_TIMEOUT_SECONDS
     while any(_running(p) for p in processes) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def requires_dist_text() -> str:
+    """The installed project's Requires-Dist lines as METADATA text (its description, the
+    README, would not survive `Message.as_string()`)."""
+    from importlib.metadata import metadata
+
+    return "".join(f"Requires-Dist: {r}\n" for r in metadata("longtail").get_all("Requires-Dist"))

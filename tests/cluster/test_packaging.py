@@ -6,7 +6,6 @@ The archive itself is checked in test_standalone.py, where it is built once for 
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import metadata
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from pipeline.packaging import (
     project_source,
     register,
 )
+from tests.cluster.standalone import requires_dist_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_extra_requirements_are_the_extras_own_without_pyspark():
 
 
 def test_extra_requirements_of_longtail_itself_leave_out_pyspark():
-    wanted = extra_requirements(metadata("longtail").as_string(), ["spark"])
+    wanted = extra_requirements(requires_dist_text(), ["spark"])
     names = {w.split("<")[0].split(">")[0].split("=")[0].lower() for w in wanted}
     assert "pandas" in names and "pyspark" not in names
 

@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 import tarfile
-from importlib.metadata import metadata
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +28,7 @@ from tests.cluster.conftest import require_java
 from tests.cluster.standalone import (
     StandaloneCluster,
     log_tail,
+    requires_dist_text,
     run_in_group,
     spark_env,
     spark_home,
@@ -42,6 +42,8 @@ from tests.servers.fake_spotlight import (
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUN_JOB = PROJECT_ROOT / "jobs" / "run.py"
@@ -149,7 +151,7 @@ def test_the_archive_holds_a_working_environment_without_pyspark(packing, tmp_pa
     report = packing.result()
     assert report.archive.is_file() and report.archive_bytes == report.archive.stat().st_size
     assert report.requirements == extra_requirements(
-        metadata("longtail").as_string(), ["spark"])
+        requires_dist_text(), ["spark"])
     with tarfile.open(report.archive) as archive:
         names = archive.getnames()
         site = next(n for n in names if n.endswith("/site-packages/pipeline/__init__.py"))
