@@ -15,6 +15,7 @@ from pipeline import __version__, stage_args
 from pipeline.analysis.commands import register as register_analysis
 from pipeline.errors import UsageError
 from pipeline.packaging import register as register_packaging
+from pipeline.serve import register as register_serve
 from pipeline.wikipedia.options import add_build_args
 
 EPILOG = """\
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_analysis(sub)
     register_packaging(sub)
+    register_serve(sub)
 
     p = command("demo", "run every stage on the bundled sample with local Spark", cmd_demo)
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")

@@ -1,0 +1,82 @@
+"""`longtail serve`: the embedded linker behind DBpedia Spotlight's REST API.
+
+    longtail serve --model MODEL [--host 127.0.0.1] [--port 2222] [--workers 1] [--threads 2]
+    python -m pipeline.serve --model MODEL --port 0     # the same, any free port
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pipeline.errors import UsageError
+from pipeline.serve.parameters import DEFAULT_MAX_BODY_BYTES, DEFAULT_THREADS
+
+DESCRIPTION = ("serve the embedded linker over DBpedia Spotlight's REST API "
+               "(/rest/annotate, /rest/candidates, /rest/spot)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="DIR",
+                        help="embedded linker model folder")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the "
+                             "network)")
+    parser.add_argument("--port", type=int, default=2222,
+                        help="port (default 2222, Spotlight's; 0 picks a free one)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"texts each worker links at the same time (default "
+                             f"{DEFAULT_THREADS}; linking holds Python's interpreter lock, so "
+                             f"use --workers to use more CPUs)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port and the model's memory "
+                             "(default 1; about one per CPU for throughput)")
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
+                        help=f"larger POST bodies get 413 (default {DEFAULT_MAX_BODY_BYTES:,}, "
+                             f"Spotlight's)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="print one line per request to stderr")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `serve` subcommand (handler: `cmd_serve`)."""
+    parser = subparsers.add_parser("serve", help=DESCRIPTION, description=DESCRIPTION)
+    add_arguments(parser)
+    parser.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Load the model, print "listening on http://HOST:PORT/rest", serve until SIGTERM/SIGINT."""
+    from pipeline.linking.statistical import StatisticalModel
+    from pipeline.serve.server import SpotlightServer, serve_until_signalled
+
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.max_body_bytes < 1:
+        raise UsageError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    model = StatisticalModel.load(args.model)
+    try:
+        server = SpotlightServer(model, args.host, args.port, threads=args.threads,
+                                 max_body_bytes=args.max_body_bytes,
+                                 access_log=sys.stderr if args.access_log else None)
+    except OSError as err:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from None
+    serve_until_signalled(server, workers=args.workers)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="longtail serve", description=DESCRIPTION)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_serve(args)
+    except UsageError as err:
+        print(f"longtail serve: error: {err}", file=sys.stderr)
+        return 2
