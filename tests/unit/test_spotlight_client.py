@@ -263,6 +263,22 @@ def test_failing_endpoint_rests_then_is_probed_once():
         assert bad.log.statuses[200] >= 5
 
 
+def test_rests_double_while_probes_keep_failing():
+    broken = Faults(error_rate=1.0, fault_times=0)
+    with FakeSpotlight(broken) as bad, FakeSpotlight() as good, \
+            SpotlightClient([bad.url, good.url], failures_before_rest=1, rest_seconds=30,
+                            **FAST) as client:
+        client.annotate("Paris one.")  # fails on bad, retried on good; bad rests 1 s
+        assert len(bad.log.texts) == 1
+        time.sleep(1.1)
+        client.annotate("Paris two.")  # the probe fails: now 2 s
+        assert len(bad.log.texts) == 2
+        time.sleep(1.1)
+        for i in range(5):
+            client.annotate(f"Paris {i} again.")
+        assert len(bad.log.texts) == 2  # still resting after 1.1 s of a 2 s rest
+
+
 def test_all_endpoints_resting_waits_for_the_soonest():
     faults = Faults(error_rate=1.0, fault_times=2)  # every text fails twice, then works
     with FakeSpotlight(faults) as server, \

@@ -1,7 +1,8 @@
 """Spotlight endpoints shared by the threads of one client: in-flight caps and resting.
 
 An endpoint that fails `failures_before_rest` requests in a row (connection error, timeout,
-5xx) rests for `rest_seconds`; it then takes one probe request at a time until one succeeds.
+5xx) rests, for 1 s the first time and twice as long each time its probe fails again, up to
+`rest_seconds`; while probing it takes one request at a time until one succeeds.
 When every endpoint is resting and none has answered for `give_up_seconds`, the pool raises
 `EndpointsUnreachable`: an outage stops the run (to be resumed) instead of marking every
 remaining document as failed.
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from pipeline.errors import UsageError
 
 _LONGEST_IDLE_WAIT = 1.0  # seconds between re-checks while every endpoint is busy
+_FIRST_REST = 1.0  # seconds; doubled for each rest in a row, up to rest_seconds
 
 
 def rest_base_url(endpoint: str) -> str:
@@ -45,6 +47,7 @@ class Endpoint:
     in_flight: int = 0
     failures_in_a_row: int = 0
     rest_until: float = 0.0
+    rests_in_a_row: int = 0
     probing: bool = False  # after a rest: one request at a time until one succeeds
 
     def url(self, api: str) -> str:
@@ -97,11 +100,14 @@ class EndpointPool:
             if healthy:
                 self._last_answer = time.monotonic()
                 endpoint.failures_in_a_row = 0
+                endpoint.rests_in_a_row = 0
                 endpoint.probing = False
             else:
                 endpoint.failures_in_a_row += 1
                 if endpoint.probing or endpoint.failures_in_a_row >= self._failures_before_rest:
-                    endpoint.rest_until = time.monotonic() + self._rest_seconds
+                    rest = min(self._rest_seconds, _FIRST_REST * 2**endpoint.rests_in_a_row)
+                    endpoint.rests_in_a_row += 1
+                    endpoint.rest_until = time.monotonic() + rest
                     endpoint.probing = True
                     endpoint.failures_in_a_row = 0
             self._changed.notify_all()
