@@ -5,29 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
-LONGTAIL = [sys.executable, "-m", "pipeline.cli"]
-
-
-def longtail(*args: str, cwd: Path | None = None, timeout: int = 600):
-    return subprocess.run([*LONGTAIL, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    if shutil.which("java") is None:
-        pytest.skip("the demo needs Java 17 on PATH")
-    out = tmp_path_factory.mktemp("demo") / "demo-out"
-    result = longtail("demo", "--out", str(out))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
+from tests.e2e.conftest import longtail
 
 
 def test_demo_prints_outputs_and_a_query_that_works(demo):
