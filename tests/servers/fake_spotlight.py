@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers.background import BackgroundServer
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RESOURCE = "http://dbpedia.org/resource/"
 
@@ -345,40 +347,18 @@ def _fault(faults: Faults, text: str, times_seen: int) -> str | None:
     return None
 
 
-class FakeSpotlight:
+class FakeSpotlight(BackgroundServer):
     """The server in a background thread of this process; `stop()` refuses new connections
     and drops open ones, as a crashed server would."""
 
     def __init__(self, faults: Faults | None = None, port: int = 0,
                  annotator: DictionaryAnnotator | None = None):
         self.faults = faults or Faults()
-        self._server = _Server(port, self.faults, annotator or DictionaryAnnotator())
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/rest"
+        super().__init__(_Server(port, self.faults, annotator or DictionaryAnnotator()))
 
     @property
     def log(self) -> RequestLog:
         return self._server.log
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.drop_connections()
-            self._thread.join()
-
-    def __enter__(self) -> FakeSpotlight:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class SpotlightProcess:

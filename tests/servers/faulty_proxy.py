@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from tests.servers.background import BackgroundServer
+
 STACK_TRACE = (
     "java.lang.ArrayIndexOutOfBoundsException: Index 3 out of bounds for length 3\n"
     "\tat org.dbpedia.spotlight.db.DBTwoStepDisambiguator.bestK(DBTwoStepDisambiguator.scala:189)\n"
@@ -150,33 +152,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class FaultyProxy:
+class FaultyProxy(BackgroundServer):
     """The proxy in a background thread of this process, on a free port of 127.0.0.1."""
 
     def __init__(self, upstream: str, faults: ProxyFaults | None = None):
-        self._server = _Server(upstream, faults or ProxyFaults())
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/rest"
+        super().__init__(_Server(upstream, faults or ProxyFaults()))
 
     @property
     def log(self) -> ProxyLog:
         return self._server.log
 
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-
-    def __enter__(self) -> FaultyProxy:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
