@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -21,7 +22,9 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
         builder = builder.master(master)
     elif "SPARK_HOME" not in os.environ and not os.environ.get("PYSPARK_SUBMIT_ARGS"):
         builder = builder.master("local[*]")
+    log_config = Path(__file__).with_name("log4j2.properties").as_uri()
     defaults = {
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config}",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.ui.showConsoleProgress": "true",
         "spark.sql.session.timeZone": "UTC",
