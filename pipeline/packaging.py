@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,8 +216,13 @@ def _import_venv_pack():
 
 
 def _build_wheel(project: Path, into: Path) -> Path:
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-          str(into), str(project)], f"building a wheel from {project}")
+    leftovers = [d for d in (project / "build",) if not d.exists()]
+    try:
+        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+              str(into), str(project)], f"building a wheel from {project}")
+    finally:
+        for folder in leftovers:  # setuptools builds inside the project; leave it as found
+            shutil.rmtree(folder, ignore_errors=True)
     wheels = sorted(into.glob("*.whl"))
     if len(wheels) != 1:
         raise RuntimeError(f"expected one wheel in {into}, found {[w.name for w in wheels]}")
