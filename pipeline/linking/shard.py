@@ -22,20 +22,43 @@ STAGE = "link"
 TABLES = ["docs", "mentions", "entity_uris", "failures"]
 
 
+class EntityUris:
+    """The `entity_uris` rows of the entities seen, one per entity id."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, int, tuple[str, ...]]] = {}
+
+    def add(self, annotation: Annotation) -> int:
+        """Remember the annotation's entity; returns its id."""
+        eid = entity_id(annotation.uri)
+        self.seen.setdefault(eid, (annotation.uri, annotation.support, annotation.types))
+        return eid
+
+    def table(self) -> pa.Table:
+        ids = sorted(self.seen)
+        return pa.table(
+            {
+                "entity_id": ids,
+                "uri": [self.seen[i][0] for i in ids],
+                "support": [self.seen[i][1] for i in ids],
+                "types": [list(self.seen[i][2]) for i in ids],
+            },
+            schema=ENTITY_URIS,
+        )
+
+
 class MentionsBuilder:
-    """Columns of `mentions` and `entity_uris` accumulated from annotations."""
+    """Columns of `mentions`, and the `entity_uris` of their entities, from annotations."""
 
     def __init__(self) -> None:
         self.columns: dict[str, list] = {name: [] for name in MENTIONS.names}
-        self.uris: dict[int, tuple[str, int, tuple[str, ...]]] = {}
+        self.uris = EntityUris()
 
     def add(self, doc_id: int, annotations: list[Annotation]) -> None:
         cols = self.columns
         for a in annotations:
-            eid = entity_id(a.uri)
-            self.uris.setdefault(eid, (a.uri, a.support, a.types))
             cols["doc_id"].append(doc_id)
-            cols["entity_id"].append(eid)
+            cols["entity_id"].append(self.uris.add(a))
             cols["surface_form"].append(a.surface_form)
             cols["offset"].append(a.offset)
             cols["similarity"].append(a.similarity)
@@ -43,18 +66,6 @@ class MentionsBuilder:
 
     def mentions(self) -> pa.Table:
         return pa.table(self.columns, schema=MENTIONS)
-
-    def entity_uris(self) -> pa.Table:
-        ids = sorted(self.uris)
-        return pa.table(
-            {
-                "entity_id": ids,
-                "uri": [self.uris[i][0] for i in ids],
-                "support": [self.uris[i][1] for i in ids],
-                "types": [list(self.uris[i][2]) for i in ids],
-            },
-            schema=ENTITY_URIS,
-        )
 
 
 def link_shard(
@@ -120,7 +131,7 @@ def link_shard(
     }
     out.write_part("docs", STAGE, shard.shard_id, docs_table)
     out.write_part("mentions", STAGE, shard.shard_id, mentions.mentions())
-    out.write_part("entity_uris", STAGE, shard.shard_id, mentions.entity_uris())
+    out.write_part("entity_uris", STAGE, shard.shard_id, mentions.uris.table())
     out.write_part("failures", STAGE, shard.shard_id, failures_table(failures))
     stats["seconds"] = round(time.perf_counter() - started, 3)
     out.mark_done(STAGE, shard.shard_id, stats)

@@ -13,8 +13,8 @@ from collections import Counter
 import pyarrow as pa
 
 from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.annotation import Annotation, entity_id
-from pipeline.linking.shard import MentionsBuilder
+from pipeline.linking.annotation import Annotation
+from pipeline.linking.shard import EntityUris
 from pipeline.linking.spec import LinkerSpec
 from pipeline.output import OutputFolder
 from pipeline.qa.readers import QAPair
@@ -50,7 +50,7 @@ def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root
             found[(i, role)] = result.annotations
 
     entities: dict[str, list] = {name: [] for name in QA_ENTITIES.names}
-    uris = MentionsBuilder()
+    uris = EntityUris()
     for i, pair in enumerate(pairs):
         if i in errors:
             continue
@@ -58,12 +58,11 @@ def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root
         q_mentions = found[(i, "question")]
         a_mentions = [a for a in found[(i, "answer")] if a.offset >= cut]
         for role, mentions in (("question", q_mentions), ("answer", a_mentions)):
-            uris.add(-1, mentions)
             for a in mentions:
                 entities["question_id"].append(pair.question_id)
                 entities["row"].append(pair.row)
                 entities["role"].append(role)
-                entities["entity_id"].append(entity_id(a.uri))
+                entities["entity_id"].append(uris.add(a))
                 entities["surface_form"].append(a.surface_form)
                 entities["offset"].append(a.offset)
                 entities["similarity"].append(a.similarity)
@@ -83,7 +82,7 @@ def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root
     qa_entities = pa.table(entities, schema=QA_ENTITIES)
     out.write_part("qa_questions", STAGE, shard_id, questions)
     out.write_part("qa_entities", STAGE, shard_id, qa_entities)
-    out.write_part("entity_uris", STAGE, shard_id, uris.entity_uris())
+    out.write_part("entity_uris", STAGE, shard_id, uris.table())
     out.write_part("failures", STAGE, shard_id, failures_table(errors.values()))
     roles = Counter(entities["role"])
     stats = {
