@@ -70,6 +70,18 @@ class LinkedCorpus:
                 if isinstance(item, Document) and (doc_ids is None or item.doc_id in doc_ids):
                     yield item
 
+    def text(self, doc_id: int) -> str | None:
+        """One document's text, reading only its row; None if the row does not read."""
+        file_index, row = split_doc_id(doc_id)
+        files = [f for f in self.files if f.file_index == file_index]
+        if not files:
+            return None
+        fields = RecordFields(self.text_field, self.id_field)
+        for item in read_rows(files[0], row, row + 1, fields):
+            if isinstance(item, Document):
+                return item.text
+        return None
+
     def hf_dataset_folders(self) -> list[str]:
         """Folders of Hugging Face `save_to_disk` datasets among the corpus files."""
         folders = {os.path.dirname(f.path) for f in self.files}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pipeline.corpus import CorpusFile, Document, Shard, read_shard, split_doc_id
-from pipeline.corpus.inputs import format_from_name
+from pipeline.analysis.corpus_access import LinkedCorpus
 from pipeline.errors import UsageError
 from pipeline.linking.annotation import entity_id
+from pipeline.output import OutputFolder
 from pipeline.query.database import connect
 
 SNIPPET_CHARS = 120
@@ -63,9 +61,12 @@ def question_report(out_root: str, question_id: str, limit: int = 10) -> Questio
                 [ids, q, a],
             ).fetchall():
                 spans.setdefault(doc_id, []).append((offset, offset + len(surface)))
-    settings = _link_settings(out_root)
+    try:
+        corpus = LinkedCorpus.from_manifest(OutputFolder(out_root))
+    except UsageError:  # the corpus moved: show the documents without their text
+        corpus = None
     for doc_id, source, row_no in docs:
-        text = _document_text(doc_id, source, row_no, settings)
+        text = corpus.text(doc_id) if corpus else None
         report.documents.append(RelevantDocument(doc_id, source, row_no,
                                                  snippet(text, spans.get(doc_id, []))))
     return report
@@ -88,24 +89,3 @@ def snippet(text: str | None, spans: list[tuple[int, int]], width: int = SNIPPET
     pieces.append(text[cursor:end])
     body = "".join(pieces).replace("\n", " ")
     return ("..." if start > 0 else "") + body + ("..." if end < len(text) else "")
-
-
-def _link_settings(out_root: str) -> dict:
-    manifest = Path(out_root) / "manifest.json"
-    if not manifest.exists():
-        return {}
-    stage = json.loads(manifest.read_text(encoding="utf-8")).get("stages", {}).get("link", {})
-    return stage.get("parameters", {})
-
-
-def _document_text(doc_id: int, source: str, row: int, settings: dict) -> str | None:
-    file_index, _ = split_doc_id(doc_id)
-    fmt = settings.get("corpus_format") or format_from_name(source)
-    if not Path(source).exists() or fmt is None:
-        return None
-    shard = Shard("lookup", CorpusFile(source, file_index, fmt), row, row + 1)
-    for record in read_shard(shard, text_field=settings.get("text_field", "text"),
-                             id_field=settings.get("id_field")):
-        if isinstance(record, Document):
-            return record.text
-    return None
