@@ -155,9 +155,6 @@ class OutputFolder:
         folder = self.table_dir(table)
         return folder.is_dir() and any(folder.glob("*.parquet"))
 
-    def parquet_glob(self, table: str) -> str:
-        return str(self.table_dir(table) / "*.parquet")
-
     def row_count(self, table: str) -> int:
         """Rows in a table, from Parquet footers only."""
         folder = self.table_dir(table)
