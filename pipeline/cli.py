@@ -16,7 +16,7 @@ from pipeline.analysis.commands import register as register_analysis
 from pipeline.errors import UsageError
 from pipeline.packaging import register as register_packaging
 from pipeline.serve import register as register_serve
-from pipeline.wikipedia.options import add_build_args
+from pipeline.wikipedia.options import add_build_args, add_pruning_args
 
 EPILOG = """\
 typical run:
@@ -193,10 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--instance-types", metavar="TSV", default=None,
                    help="optional `URI<TAB>type,type` file giving entities their @types")
-    p.add_argument("--min-sf-count", type=int, default=2,
-                   help="keep surface forms linked at least this often (Spotlight en: 2)")
-    p.add_argument("--min-token-count", type=int, default=3,
-                   help="keep context tokens seen this often with an entity (en: 3)")
+    add_pruning_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty MODEL")
     p = command("build", "build a model from Wikipedia XML dumps with Spark, as Spotlight does",
                 cmd_model_build, model_sub)

@@ -57,88 +57,88 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
                         help="redo the stage from scratch instead of resuming finished shards")
 
 
-def add_link_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
-                        help="corpus files, folders or globs (jsonl[.gz|.zst], parquet, a folder "
-                             "of .txt files, a saved Hugging Face dataset)")
-    parser.add_argument("--format", dest="corpus_format", default=None,
-                        help="corpus format when the extension does not say "
-                             "(jsonl, parquet, text, arrow)")
-    parser.add_argument("--text-field", default="text",
-                        help="field holding the text (default text)")
-    parser.add_argument("--id-field", default=None,
-                        help="optional field holding the document's own id (dotted paths work)")
-    parser.add_argument("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD,
-                        help=f"documents per shard (default {DEFAULT_ROWS_PER_SHARD})")
-    add_linker(parser)
+def _add_corpus_inputs(group, format_flag: str) -> None:
+    group.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
+                       help="corpus files, folders or globs (jsonl[.gz|.zst], parquet, a folder "
+                            "of .txt files, a saved Hugging Face dataset)")
+    group.add_argument(format_flag, dest="corpus_format", default=None,
+                       help="corpus format when the extension does not say "
+                            "(jsonl, parquet, text, arrow)")
+    group.add_argument("--text-field", default="text",
+                       help="field holding the text (default text)")
+    group.add_argument("--id-field", default=None,
+                       help="optional field holding the document's own id (dotted paths work)")
+    group.add_argument("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD,
+                       help=f"documents per shard (default {DEFAULT_ROWS_PER_SHARD})")
+
+
+def _add_qa_inputs(group, format_flag: str, rows_flag: str) -> None:
+    group.add_argument("--qa", nargs="+", required=True, metavar="PATH",
+                       help="QA files, folders or globs")
+    group.add_argument(format_flag, dest="qa_format", required=True, choices=QA_FORMATS,
+                       help="QA file format")
+    group.add_argument("--question-field", default="question",
+                       help="question field for the jsonl format (default question)")
+    group.add_argument("--answers-field", default="answer",
+                       help="answers field for the jsonl format (default answer)")
+    group.add_argument(rows_flag, dest="qa_rows_per_shard", type=int,
+                       default=DEFAULT_QA_ROWS_PER_SHARD,
+                       help=f"QA pairs per shard (default {DEFAULT_QA_ROWS_PER_SHARD})")
+
+
+def _add_index_options(group) -> None:
+    group.add_argument("--min-cooccurrence", type=int, default=DEFAULT_MIN_COOCCURRENCE,
+                       help="keep entity pairs seen in at least N documents "
+                            f"(default {DEFAULT_MIN_COOCCURRENCE})")
+    group.add_argument("--max-entities-per-doc", type=int, default=DEFAULT_MAX_ENTITIES_PER_DOC,
+                       help="pairs are formed from at most K entities per document, the most "
+                            "mentioned first; capped documents are counted in the manifest "
+                            f"(default {DEFAULT_MAX_ENTITIES_PER_DOC}; 0 = no cap)")
+
+
+def _add_count_options(group) -> None:
+    group.add_argument("--exclude-countries", action="store_true",
+                       help="ignore question entities that are countries")
+    group.add_argument("--countries", metavar="FILE", default=None,
+                       help="country list for --exclude-countries, one URI or name per line "
+                            "(default: the built-in list of sovereign states)")
+
+
+def _add_common(parser: argparse.ArgumentParser, linker: bool, overwrite: bool) -> None:
+    if linker:
+        add_linker(parser)
     add_out(parser)
-    add_overwrite(parser)
+    if overwrite:
+        add_overwrite(parser)
     add_master(parser)
+
+
+def add_link_args(parser: argparse.ArgumentParser) -> None:
+    _add_corpus_inputs(parser, "--format")
+    _add_common(parser, linker=True, overwrite=True)
 
 
 def add_index_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min-cooccurrence", type=int, default=DEFAULT_MIN_COOCCURRENCE,
-                        help="keep entity pairs seen in at least N documents "
-                             f"(default {DEFAULT_MIN_COOCCURRENCE})")
-    parser.add_argument("--max-entities-per-doc", type=int, default=DEFAULT_MAX_ENTITIES_PER_DOC,
-                        help="pairs are formed from at most K entities per document, the most "
-                             "mentioned first; capped documents are counted in the manifest "
-                             f"(default {DEFAULT_MAX_ENTITIES_PER_DOC}; 0 = no cap)")
-    add_out(parser)
-    add_master(parser)
+    _add_index_options(parser)
+    _add_common(parser, linker=False, overwrite=False)
 
 
 def add_qa_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--qa", nargs="+", required=True, metavar="PATH",
-                        help="QA files, folders or globs")
-    parser.add_argument("--format", dest="qa_format", required=True, choices=QA_FORMATS,
-                        help="QA file format")
-    parser.add_argument("--question-field", default="question",
-                        help="question field for --format jsonl (default question)")
-    parser.add_argument("--answers-field", default="answer",
-                        help="answers field for --format jsonl (default answer)")
-    parser.add_argument("--rows-per-shard", dest="qa_rows_per_shard", type=int,
-                        default=DEFAULT_QA_ROWS_PER_SHARD,
-                        help=f"QA pairs per shard (default {DEFAULT_QA_ROWS_PER_SHARD})")
-    add_linker(parser)
-    add_out(parser)
-    add_overwrite(parser)
-    add_master(parser)
+    _add_qa_inputs(parser, "--format", "--rows-per-shard")
+    _add_common(parser, linker=True, overwrite=True)
 
 
 def add_count_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exclude-countries", action="store_true",
-                        help="ignore question entities that are countries")
-    parser.add_argument("--countries", metavar="FILE", default=None,
-                        help="country list for --exclude-countries, one URI or name per line "
-                             "(default: the built-in list of sovereign states)")
-    add_out(parser)
-    add_master(parser)
+    _add_count_options(parser)
+    _add_common(parser, linker=False, overwrite=False)
 
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """`longtail run`: every stage's flags, with the two input formats named apart."""
-    corpus = parser.add_argument_group("corpus")
-    corpus.add_argument("--corpus", nargs="+", required=True, metavar="PATH",
-                        help="corpus files, folders or globs")
-    corpus.add_argument("--corpus-format", default=None,
-                        help="corpus format when the extension does not say")
-    corpus.add_argument("--text-field", default="text", help="field holding the text")
-    corpus.add_argument("--id-field", default=None, help="field holding the document's own id")
-    corpus.add_argument("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD,
-                        help=f"documents per shard (default {DEFAULT_ROWS_PER_SHARD})")
-    qa = parser.add_argument_group("QA dataset")
-    qa.add_argument("--qa", nargs="+", required=True, metavar="PATH", help="QA files")
-    qa.add_argument("--qa-format", required=True, choices=QA_FORMATS, help="QA file format")
-    qa.add_argument("--question-field", default="question")
-    qa.add_argument("--answers-field", default="answer")
-    qa.add_argument("--qa-rows-per-shard", type=int, default=DEFAULT_QA_ROWS_PER_SHARD)
+    _add_corpus_inputs(parser.add_argument_group("corpus"), "--corpus-format")
+    _add_qa_inputs(parser.add_argument_group("QA dataset"), "--qa-format",
+                   "--qa-rows-per-shard")
     index = parser.add_argument_group("index and count")
-    index.add_argument("--min-cooccurrence", type=int, default=DEFAULT_MIN_COOCCURRENCE)
-    index.add_argument("--max-entities-per-doc", type=int, default=DEFAULT_MAX_ENTITIES_PER_DOC)
-    index.add_argument("--exclude-countries", action="store_true")
-    index.add_argument("--countries", metavar="FILE", default=None)
-    add_linker(parser)
-    add_out(parser)
-    add_overwrite(parser)
-    add_master(parser)
+    _add_index_options(index)
+    _add_count_options(index)
+    _add_common(parser, linker=True, overwrite=True)

@@ -36,16 +36,22 @@ class BuildOptions:
 
 
 
+def add_pruning_args(parser: argparse.ArgumentParser) -> None:
+    """Spotlight's model pruning flags, shared by `model build` and `model import`."""
+    defaults = BuildOptions()
+    parser.add_argument("--min-sf-count", type=int, default=defaults.min_surface_form_count,
+                        help="keep surface forms linked at least this often (Spotlight en: 2)")
+    parser.add_argument("--min-token-count", type=int, default=defaults.min_token_count,
+                        help="keep context tokens seen this often with an entity (en: 3)")
+
+
 def add_build_args(parser: argparse.ArgumentParser) -> None:
     """The flags of `longtail model build` and `jobs/build_model.py`."""
     defaults = BuildOptions()
     parser.add_argument("--wikipedia", nargs="+", required=True, metavar="DUMP",
                         help="MediaWiki XML dumps (.xml, .xml.bz2, .xml.gz)")
     parser.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
-    parser.add_argument("--min-sf-count", type=int, default=defaults.min_surface_form_count,
-                        help="keep surface forms linked at least this often (Spotlight en: 2)")
-    parser.add_argument("--min-token-count", type=int, default=defaults.min_token_count,
-                        help="keep context tokens seen this often with an entity (en: 3)")
+    add_pruning_args(parser)
     parser.add_argument("--min-sf-length", type=int, default=defaults.min_surface_form_length,
                         help="drop surface forms shorter than this many characters")
     parser.add_argument("--context-window", type=int, default=defaults.context_window,
