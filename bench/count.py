@@ -45,10 +45,10 @@ import pyarrow.dataset as ds
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.corpus.ids import ROW_BITS  # noqa: E402
-from pipeline.linking.annotation import entity_id  # noqa: E402
-from pipeline.output import OutputFolder  # noqa: E402
-from schemas.tables import QA_ENTITIES, QA_QUESTIONS  # noqa: E402
+from longtail.corpus.ids import ROW_BITS  # noqa: E402
+from longtail.linking.annotation import entity_id  # noqa: E402
+from longtail.output import OutputFolder  # noqa: E402
+from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS  # noqa: E402
 
 STAGE = "bench"
 DOCS_PER_PART = 125_000
@@ -399,8 +399,8 @@ def count_buckets(values: list[int | None]) -> str:
 def run_ours(out: OutputFolder, master: str, conf: dict[str, str], times: dict[str, Timed]
              ) -> dict:
     """Time `run_count` on a fresh local session; returns its stats with peaks and Spark jobs."""
-    from jobs.count import run_count
-    from jobs.session import spark_session
+    from longtail.jobs.count import run_count
+    from longtail.jobs.session import spark_session
 
     reset_peak_rss()
     with timed(times, "ours: Spark session start-up (excluded)"):
@@ -433,7 +433,7 @@ def run_paper(out: OutputFolder, times: dict[str, Timed]
 
 def time_duckdb(out: OutputFolder, pair: list[int], runs: int) -> tuple[int, float]:
     """The pair count through OUT/longtail.duckdb: (documents, median warm seconds)."""
-    from pipeline.query.database import connect
+    from longtail.query.database import connect
 
     with connect(out.root) as con:
         con.execute(PAIR_SQL, pair).fetchall()

@@ -59,8 +59,8 @@ def make_words(rng: np.random.Generator, n: int) -> list[str]:
 
 def write_wikistats(folder: Path, n_forms: int, seed: int = 7) -> dict:
     """Synthetic wikistats in Spotlight's formats; returns the surface forms and their weights."""
-    from pipeline.linking.statistical.tokenizer import Tokenizer
-    from pipeline.linking.statistical.wikistats import (
+    from longtail.linking.statistical.tokenizer import Tokenizer
+    from longtail.linking.statistical.wikistats import (
         write_pair_counts,
         write_sf_and_total_counts,
         write_token_counts,
@@ -181,7 +181,7 @@ def write_corpus(path: Path, names: list[str], weights: np.ndarray, megabytes: f
 IMPORT = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from pipeline.linking.statistical import import_wikistats
+from longtail.linking.statistical import import_wikistats
 started = time.perf_counter()
 report = import_wikistats({src!r}, {out!r})
 report["wall"] = time.perf_counter() - started
@@ -202,7 +202,7 @@ def memory():
     return out
 
 import numpy, ahocorasick
-from pipeline.linking.statistical import StatisticalLinker
+from longtail.linking.statistical import StatisticalLinker
 base = memory()
 started = time.perf_counter()
 linker = StatisticalLinker.load({model!r}, confidence=0.4, support=20)
@@ -233,7 +233,7 @@ for d in docs:
         matches += 1
 scan_seconds = time.perf_counter() - started
 del automaton
-from pipeline.linking.statistical import Spotter
+from longtail.linking.statistical import Spotter
 started = time.perf_counter()
 spotter = Spotter.build(names)
 spotter_build = time.perf_counter() - started

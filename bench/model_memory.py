@@ -50,8 +50,8 @@ def peak_kib(pid: int | str) -> int:
 
 def run_build(dump: str, out: str) -> dict:
     """One build in this process; peak memory of this process and of the driver JVM."""
-    from jobs.build_model import BuildOptions, build_model
-    from jobs.session import spark_session
+    from longtail.jobs.build_model import BuildOptions, build_model
+    from longtail.jobs.session import spark_session
 
     spark = spark_session("bench model memory", "local[2]", **{
         "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",

@@ -30,9 +30,9 @@ RESOURCE = "http://dbpedia.org/resource/"
 
 def gold_links(dump: Path) -> dict[str, tuple[str, set[tuple[int, int, str]]]]:
     """Per article: its plain text and its links as (start, end, resolved title)."""
-    from pipeline.wikipedia.dump import DumpSplit
-    from pipeline.wikipedia.pages import ARTICLE, DISAMBIGUATION, REDIRECT, page_rows
-    from pipeline.wikipedia.redirects import resolve_redirects
+    from longtail.wikipedia.dump import DumpSplit
+    from longtail.wikipedia.pages import ARTICLE, DISAMBIGUATION, REDIRECT, page_rows
+    from longtail.wikipedia.redirects import resolve_redirects
 
     rows = list(page_rows(DumpSplit(str(dump))))
     redirects = resolve_redirects({r["title"]: r["redirect_target"] for r in rows
@@ -54,7 +54,7 @@ def gold_links(dump: Path) -> dict[str, tuple[str, set[tuple[int, int, str]]]]:
 def reachable(model: Path, gold: dict) -> float:
     """The share of original links whose surface form and URI are a pair of the model: the
     most any confidence can find (surface forms linked once are pruned)."""
-    from pipeline.linking.statistical.wikistats import read_pair_counts
+    from longtail.linking.statistical.wikistats import read_pair_counts
 
     pairs = {(p.surface_form, p.uri[len(RESOURCE):])
              for p in read_pair_counts(model / "wikistats" / "pairCounts")}
@@ -65,7 +65,7 @@ def reachable(model: Path, gold: dict) -> float:
 
 
 def evaluate(model: Path, gold: dict, confidence: float) -> dict:
-    from pipeline.linking.statistical import StatisticalLinker
+    from longtail.linking.statistical import StatisticalLinker
 
     linker = StatisticalLinker.load(model, confidence=confidence, support=0)
     correct = correct_forms = predicted = 0
@@ -103,8 +103,8 @@ def main() -> int:
         print(f"dump not found: {args.dump}", file=sys.stderr)
         return 2
 
-    from jobs.build_model import BuildOptions, build_model
-    from jobs.session import spark_session
+    from longtail.jobs.build_model import BuildOptions, build_model
+    from longtail.jobs.session import spark_session
 
     shutil.rmtree(args.out, ignore_errors=True)
     spark = spark_session("bench model quality", "local[2]", **{

@@ -30,10 +30,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.analysis.commands import register  # noqa: E402
-from pipeline.linking.annotation import entity_id  # noqa: E402
-from pipeline.output import OutputFolder  # noqa: E402
-from schemas.tables import DOC_ENTITIES, DOCS, RELEVANT_DOCS  # noqa: E402
+from longtail.analysis.commands import register  # noqa: E402
+from longtail.linking.annotation import entity_id  # noqa: E402
+from longtail.output import OutputFolder  # noqa: E402
+from longtail.schemas.tables import DOC_ENTITIES, DOCS, RELEVANT_DOCS  # noqa: E402
 
 DOCS_IN_CORPUS = 200_000
 QUESTIONS = 1_500

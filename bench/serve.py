@@ -3,7 +3,7 @@
     .venv/bin/python bench/serve.py [--model DIR] [--clients 4] [--seconds 20] [--threads 1]
                                     [--workers 1] [--texts c4|sample]
 
-Starts `python -m pipeline.serve` on 127.0.0.1 (the bundled sample's model, built once into
+Starts `python -m longtail.serve` on 127.0.0.1 (the bundled sample's model, built once into
 bench/out/serve/model with Spark, unless --model names one) and drives it for a bounded time
 with N client threads, each with its own `requests.Session`, posting real texts as form data
 (the 449 C4 documents of ../shared/data/c4 when present, else the bundled sample corpus) in
@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.linking.statistical import StatisticalLinker, StatisticalModel  # noqa: E402
-from pipeline.sample import SAMPLE_CORPUS, SAMPLE_WIKI  # noqa: E402
+from longtail.linking.statistical import StatisticalLinker, StatisticalModel  # noqa: E402
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_WIKI  # noqa: E402
 
 C4 = ROOT.parent / "shared" / "data" / "c4" / "c4-sample-449.jsonl"
 OUT = ROOT / "bench" / "out" / "serve"
@@ -56,7 +56,7 @@ def sample_model() -> Path:
     model = OUT / "model"
     if not (model / "model.json").is_file():
         print(f"building the sample model into {model} (Spark, about a minute)", flush=True)
-        subprocess.run([sys.executable, "-m", "jobs.build_model", "--wikipedia", str(SAMPLE_WIKI),
+        subprocess.run([sys.executable, "-m", "longtail.jobs.build_model", "--wikipedia", str(SAMPLE_WIKI),
                         "--out", str(model), "--master", "local[2]"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
     return model
@@ -162,7 +162,7 @@ def linker_work(model: StatisticalModel) -> Callable[[], Callable[[str], None]]:
 
 def start_server(model: Path, threads: int, workers: int) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.serve", "--model", str(model), "--port", "0",
+        [sys.executable, "-m", "longtail.serve", "--model", str(model), "--port", "0",
          "--threads", str(threads), "--workers", str(workers)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline() if process.stdout else ""

@@ -4,7 +4,7 @@
 
 Writes Spotlight's four wikistats files to MODEL/wikistats/, compiles them into MODEL (so
 `--model MODEL` loads it) and writes MODEL/build-report.json. Per-page and per-article work
-is `pipeline.wikipedia`; this script reads dump splits into partitions, maps those functions,
+is `longtail.wikipedia`; this script reads dump splits into partitions, maps those functions,
 aggregates and writes. Intermediate tables live beside MODEL (in `.MODEL.building/`, removed
 at the end; `--keep-work` moves them to MODEL/.work); the driver only streams sorted output
 rows into the files. MODEL's folder must be one the executors see at the same path: any
@@ -34,15 +34,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from jobs.session import spark_session
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.statistical import wikistats
-from pipeline.linking.statistical.importer import import_wikistats
-from pipeline.wikipedia import counts, pages
-from pipeline.wikipedia.dump import plan_splits
-from pipeline.wikipedia.options import BuildOptions, add_build_args, build_options
-from pipeline.wikipedia.redirects import resolve_redirects
+from longtail.jobs.session import spark_session
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.statistical import wikistats
+from longtail.linking.statistical.importer import import_wikistats
+from longtail.wikipedia import counts, pages
+from longtail.wikipedia.dump import plan_splits
+from longtail.wikipedia.options import BuildOptions, add_build_args, build_options
+from longtail.wikipedia.redirects import resolve_redirects
 
 REPORT_FILE = "build-report.json"
 FAILURES_FILE = "build-failures.parquet"

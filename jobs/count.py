@@ -1,9 +1,9 @@
-"""Stage `count`: per-question relevant-document counts (the heuristic in pipeline.qa.heuristic).
+"""Stage `count`: per-question relevant-document counts (the heuristic in longtail.qa.heuristic).
 
 spark-submit jobs/count.py --out OUT [--exclude-countries [--countries FILE]]
 
 Only the (question entity, salient answer entity) pairs that some question needs are counted
-(pipeline.indexes.pair_counts), one doc_entities file per task: no shuffle, and work that grows
+(longtail.indexes.pair_counts), one doc_entities file per task: no shuffle, and work that grows
 with the corpus, not with the square of its entity vocabulary.
 """
 
@@ -19,22 +19,22 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import SparkSession
 
-from jobs.session import spark_session
-from jobs.tables import read_table
-from pipeline import stage_args
-from pipeline.errors import UsageError
-from pipeline.indexes.pair_counts import (
+from longtail.jobs.session import spark_session
+from longtail.jobs.tables import read_table
+from longtail import stage_args
+from longtail.errors import UsageError
+from longtail.indexes.pair_counts import (
     PairIndex,
     count_pairs,
     count_pairs_in_file,
     doc_ranges_disjoint,
 )
-from pipeline.linking.annotation import entity_id
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder
-from pipeline.progress import stage_line
-from pipeline.qa.countries import load_countries
-from pipeline.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
+from longtail.linking.annotation import entity_id
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder
+from longtail.progress import stage_line
+from longtail.qa.countries import load_countries
+from longtail.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
 
 STAGE = "count"
 _ROWS = pa.schema([("doc_id", pa.int64()), ("entity_id", pa.int64())])

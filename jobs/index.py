@@ -12,13 +12,13 @@ import time
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.session import spark_session
-from jobs.tables import read_table, write_table
-from pipeline import stage_args
-from pipeline.errors import UsageError
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder
-from pipeline.progress import stage_line
+from longtail.jobs.session import spark_session
+from longtail.jobs.tables import read_table, write_table
+from longtail import stage_args
+from longtail.errors import UsageError
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder
+from longtail.progress import stage_line
 
 STAGE = "index"
 

@@ -11,14 +11,14 @@ import time
 
 from pyspark.sql import SparkSession
 
-from jobs.session import spark_session
-from pipeline import stage_args
-from pipeline.corpus import count_rows, plan_shards, resolve_inputs
-from pipeline.linking.shard import STAGE, TABLES, link_shard, sum_shard_stats
-from pipeline.linking.spec import LinkerSpec
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder
-from pipeline.progress import stage_line
+from longtail.jobs.session import spark_session
+from longtail import stage_args
+from longtail.corpus import count_rows, plan_shards, resolve_inputs
+from longtail.linking.shard import STAGE, TABLES, link_shard, sum_shard_stats
+from longtail.linking.spec import LinkerSpec
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder
+from longtail.progress import stage_line
 
 
 def run_link(

@@ -12,15 +12,15 @@ from collections import Counter
 
 from pyspark.sql import SparkSession
 
-from jobs.session import spark_session
-from pipeline import stage_args
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.spec import LinkerSpec
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder
-from pipeline.progress import stage_line
-from pipeline.qa.linking import STAGE, TABLES, link_qa_shard
-from pipeline.qa.readers import QAPair, read_qa, resolve_qa_paths
+from longtail.jobs.session import spark_session
+from longtail import stage_args
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.spec import LinkerSpec
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder
+from longtail.progress import stage_line
+from longtail.qa.linking import STAGE, TABLES, link_qa_shard
+from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
 
 READ_SHARD = "read"
 

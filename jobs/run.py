@@ -10,12 +10,12 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from jobs.count import run_count
-from jobs.index import run_index
-from jobs.link import run_link
-from jobs.qa import run_qa
-from jobs.session import spark_session
-from pipeline import stage_args
+from longtail.jobs.count import run_count
+from longtail.jobs.index import run_index
+from longtail.jobs.link import run_link
+from longtail.jobs.qa import run_qa
+from longtail.jobs.session import spark_session
+from longtail import stage_args
 
 
 def run_all(spark: SparkSession, args: argparse.Namespace) -> dict:

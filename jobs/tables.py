@@ -11,8 +11,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
-from pipeline.output import TMP_PREFIX, OutputFolder
-from schemas.tables import TABLES
+from longtail.output import TMP_PREFIX, OutputFolder
+from longtail.schemas.tables import TABLES
 
 
 def spark_schema(table: str) -> StructType:

@@ -7,7 +7,7 @@ from dataclasses import astuple, dataclass
 
 import pyarrow as pa
 
-from schemas.tables import FAILURES
+from longtail.schemas.tables import FAILURES
 
 MAX_DETAIL_CHARS = 2000
 

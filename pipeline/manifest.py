@@ -7,10 +7,10 @@ import platform
 import time
 from importlib import metadata
 
-from pipeline import __version__
-from pipeline.output import OutputFolder, write_json_atomic
-from pipeline.query.database import build_database
-from schemas.tables import TABLES
+from longtail import __version__
+from longtail.output import OutputFolder, write_json_atomic
+from longtail.query.database import build_database
+from longtail.schemas.tables import TABLES
 
 _VERSIONED = ("pyarrow", "pyspark", "duckdb", "spacy", "requests", "pyahocorasick")
 

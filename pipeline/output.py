@@ -24,8 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import UsageError
-from schemas.tables import TABLES
+from longtail.errors import UsageError
+from longtail.schemas.tables import TABLES
 
 TMP_PREFIX = ".tmp-"
 MARKERS = "_markers"

@@ -6,8 +6,8 @@
 
 The archive is a fresh virtual environment packed with venv-pack (the way Spark's Python
 packaging guide ships dependencies): longtail is built from its source into a wheel and
-installed with its dependencies and those of the `spark` extra, except pyspark itself, which
-executors take from the cluster's own Spark. The environment you develop in is never packed:
+installed with its dependencies, except pyspark itself, which executors take from the cluster's
+own Spark. The environment you develop in is never packed:
 an editable install points back at the checkout, which executors elsewhere do not have.
 
 The interpreter is not in the archive: `bin/python` links to the one that built the
@@ -31,11 +31,11 @@ from email.parser import HeaderParser
 from importlib.util import find_spec
 from pathlib import Path
 
-from pipeline.errors import UsageError
+from longtail.errors import UsageError
 
 DEFAULT_ARCHIVE = "longtail-env.tar.gz"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar", ".zip")
-EXECUTOR_EXTRAS = ("spark",)
+EXECUTOR_EXTRAS: tuple[str, ...] = ()
 # Executors import pyspark from the cluster's Spark (SPARK_HOME/python/lib/pyspark.zip);
 # a second copy in the archive would be 450 MB of jars that must match the cluster anyway.
 LEFT_OUT = frozenset({"pyspark"})
@@ -67,24 +67,28 @@ def project_source() -> Path | None:
     return None
 
 
-def extra_requirements(metadata: str, extras: Sequence[str],
+def wheel_requirements(metadata: str, extras: Sequence[str],
                        left_out: frozenset[str] = LEFT_OUT) -> list[str]:
-    """Requirements that only `extras` add, from a wheel's METADATA text, without markers and
-    without the distributions in `left_out`."""
+    """What installing a wheel with `extras` would install, from its METADATA text: its own
+    requirements and those of `extras`, markers evaluated for this interpreter, without the
+    distributions in `left_out` and without requirements on the project itself."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
+    headers = HeaderParser().parsestr(metadata)
+    project = canonicalize_name(headers.get("Name", ""))
     wanted: list[str] = []
-    for line in HeaderParser().parsestr(metadata).get_all("Requires-Dist") or []:
+    for line in headers.get_all("Requires-Dist") or []:
         requirement = Requirement(line)
-        if requirement.marker is None or canonicalize_name(requirement.name) in left_out:
+        name = canonicalize_name(requirement.name)
+        if name in left_out or name == project:
             continue
-        if requirement.marker.evaluate({"extra": ""}):
-            continue  # not tied to an extra: the wheel brings it in anyway
-        if any(requirement.marker.evaluate({"extra": extra}) for extra in extras):
+        if requirement.marker is not None:
+            if not any(requirement.marker.evaluate({"extra": extra}) for extra in ("", *extras)):
+                continue
             requirement.marker = None
-            if str(requirement) not in wanted:
-                wanted.append(str(requirement))
+        if str(requirement) not in wanted:
+            wanted.append(str(requirement))
     return wanted
 
 
@@ -134,7 +138,7 @@ def pack_environment(
         else:
             say(f"building a wheel from {source_path}")
             wheel = _build_wheel(source_path, work_dir / "wheel")
-        requirements = extra_requirements(wheel_metadata(wheel), extras)
+        requirements = wheel_requirements(wheel_metadata(wheel), extras)
         build_seconds = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -145,9 +149,13 @@ def pack_environment(
         env_python = env / "bin" / "python"
         pip = ([str(env_python), "-m", "pip"] if uses_own_pip
                else [sys.executable, "-m", "pip", "--python", str(env_python)])
-        say(f"installing {wheel.name} and {', '.join(requirements) or 'no extras'}")
+        say(f"installing {wheel.name} and {len(requirements)} requirements "
+            f"(without {', '.join(sorted(LEFT_OUT))})")
         # No .pyc files: they would double the archive; executors compile what they import.
-        _run([*pip, "install", "--quiet", "--no-compile", str(wheel), *requirements],
+        # The wheel goes in without its own dependency resolution so that pyspark stays out.
+        _run([*pip, "install", "--quiet", "--no-compile", *requirements],
+             "installing longtail's dependencies into the environment")
+        _run([*pip, "install", "--quiet", "--no-compile", "--no-deps", str(wheel)],
              "installing longtail into the environment")
         if uses_own_pip:
             _run([*pip, "uninstall", "--quiet", "--yes", "pip"], "removing pip")
@@ -268,10 +276,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="where Python is installed on the executors, if not where it is here "
                         "(e.g. /usr)")
     p.add_argument("--extra", action="append", metavar="NAME", default=None,
-                   help="another extra of longtail to include (repeatable); the spark extra, "
-                        "without pyspark itself, is always included")
+                   help="an extra of longtail to include, e.g. analysis (repeatable); pyspark "
+                        "is always left out")
     p.add_argument("--compress-level", type=int, default=4, metavar="N",
                    help="gzip level 0-9 (default 4; 1 is fastest, 9 smallest)")
     p.add_argument("--overwrite", action="store_true", help="replace ARCHIVE if it exists")
     p.set_defaults(handler=cmd_pack)
     return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m longtail.packaging WHEEL [EXTRA...]`: the requirements `longtail pack` installs
+    with a wheel, one per line (container images install them beside a Spark of their own)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print("usage: python -m longtail.packaging WHEEL [EXTRA ...]", file=sys.stderr)
+        return 2
+    for requirement in wheel_requirements(wheel_metadata(Path(args[0])), args[1:]):
+        print(requirement)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

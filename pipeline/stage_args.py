@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
-from pipeline.qa.readers import FORMATS as QA_FORMATS
+from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
+from longtail.qa.readers import FORMATS as QA_FORMATS
 
 DEFAULT_ROWS_PER_SHARD = 20_000
 DEFAULT_QA_ROWS_PER_SHARD = 2_000

@@ -1,5 +1,5 @@
-"""Declarations of every table longtail writes (see `schemas.tables`)."""
+"""Declarations of every table longtail writes (see `longtail.schemas.tables`)."""
 
-from schemas.tables import ANNOTATION, FAILURES, TABLES
+from longtail.schemas.tables import ANNOTATION, FAILURES, TABLES
 
 __all__ = ["ANNOTATION", "FAILURES", "TABLES"]

@@ -155,7 +155,7 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 # The analyses' tables (pipeline/analysis) live beside the pipeline's own.
-from schemas.analysis import ANALYSIS_TABLES  # noqa: E402
+from longtail.schemas.analysis import ANALYSIS_TABLES  # noqa: E402
 
 PIPELINE_TABLES = dict(TABLES)
 TABLES.update(ANALYSIS_TABLES)

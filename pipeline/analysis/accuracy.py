@@ -4,7 +4,7 @@ A prediction is correct when, after normalisation, it equals one of the question
 aliases exactly. Normalisation `squad` is SQuAD's evaluation script: lower case, punctuation
 removed, the articles a/an/the removed, whitespace collapsed. `triviaqa` is TriviaQA's: the
 same, except that underscores and punctuation (with ‘ ’ ´ `) become spaces.
-Accuracy is reported per bin of `pipeline.analysis.bins` with a 95% Wilson interval; zero-count
+Accuracy is reported per bin of `longtail.analysis.bins` with a 95% Wilson interval; zero-count
 and uncounted questions get their own bins. Spearman's rho is taken between the count and
 correctness (0/1) over scored questions that have a count (zero included).
 """
@@ -22,11 +22,11 @@ from pathlib import Path
 import pyarrow as pa
 from scipy import stats
 
-from pipeline.analysis.bins import UNCOUNTED, ZERO, count_bin
-from pipeline.analysis.tables import read_table, require
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
-from schemas.analysis import ACCURACY, ACCURACY_QUESTIONS, ACCURACY_SUMMARY
+from longtail.analysis.bins import UNCOUNTED, ZERO, count_bin
+from longtail.analysis.tables import read_table, require
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+from longtail.schemas.analysis import ACCURACY, ACCURACY_QUESTIONS, ACCURACY_SUMMARY
 
 NORMALISATIONS = ("squad", "triviaqa")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -201,7 +201,7 @@ def _spearman(xs: list[int], ys: list[int]) -> tuple[float | None, float | None]
 
 def plot_accuracy(result: AccuracyResult, path: str | Path, min_bin_size: int = 0) -> Path:
     """One line per predictions file over the zero and counted bins, on a symlog x axis."""
-    from pipeline.analysis.figures import new_figure, save_png
+    from longtail.analysis.figures import new_figure, save_png
 
     fig, ax = new_figure()
     table = result.bins.to_pylist()

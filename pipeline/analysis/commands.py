@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.analysis.tables import output_folder, record_analysis, write_analysis_table
-from pipeline.errors import UsageError
-from pipeline.query.printing import print_rows
+from longtail.analysis.tables import output_folder, record_analysis, write_analysis_table
+from longtail.errors import UsageError
+from longtail.query.printing import print_rows
 
 
 def _percent(value: float | None) -> str:
@@ -27,7 +27,7 @@ def _number(value: float | None) -> str:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    from pipeline.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
+    from longtail.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
 
     started = time.perf_counter()
     out = output_folder(args.out_dir)
@@ -68,8 +68,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 
 
 def cmd_counterfactual(args: argparse.Namespace) -> int:
-    from pipeline.analysis.corpus_access import LinkedCorpus
-    from pipeline.analysis.counterfactual import build_counterfactual, write_corpus
+    from longtail.analysis.corpus_access import LinkedCorpus
+    from longtail.analysis.counterfactual import build_counterfactual, write_corpus
 
     started = time.perf_counter()
     out = output_folder(args.out_dir)
@@ -107,7 +107,7 @@ def cmd_counterfactual(args: argparse.Namespace) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from pipeline.analysis.duplicates import corpus_duplicates, relevant_docs_unique
+    from longtail.analysis.duplicates import corpus_duplicates, relevant_docs_unique
 
     started = time.perf_counter()
     out = output_folder(args.out_dir)
@@ -147,7 +147,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_exposure(args: argparse.Namespace) -> int:
-    from pipeline.analysis.exposure import StepSize, exposure_table, plot_gaps, summary_rows
+    from longtail.analysis.exposure import StepSize, exposure_table, plot_gaps, summary_rows
 
     started = time.perf_counter()
     out = output_folder(args.out_dir)
@@ -170,8 +170,8 @@ def cmd_exposure(args: argparse.Namespace) -> int:
 
 
 def cmd_export_longtail(args: argparse.Namespace) -> int:
-    from pipeline.analysis import longtail_sets as sets
-    from pipeline.analysis.corpus_access import LinkedCorpus
+    from longtail.analysis import longtail_sets as sets
+    from longtail.analysis.corpus_access import LinkedCorpus
 
     started = time.perf_counter()
     out = output_folder(args.out_dir)
@@ -206,7 +206,7 @@ def cmd_export_longtail(args: argparse.Namespace) -> int:
 
 
 def cmd_export_paper(args: argparse.Namespace) -> int:
-    from pipeline.analysis.paper_export import export_entity_map, export_qa_entities
+    from longtail.analysis.paper_export import export_entity_map, export_qa_entities
 
     out = output_folder(args.out_dir)
     if not (args.entity_map or args.qa_entities):
@@ -222,7 +222,7 @@ def cmd_export_paper(args: argparse.Namespace) -> int:
 
 
 def cmd_import_paper(args: argparse.Namespace) -> int:
-    from pipeline.analysis.paper_import import import_paper
+    from longtail.analysis.paper_import import import_paper
 
     stats = import_paper(args.out, args.entity_map, qa_entities=args.qa_entities, qa=args.qa,
                          qa_format=args.qa_format, question_field=args.question_field,
@@ -244,7 +244,7 @@ def _command(sub, name: str, help_text: str, handler, description: str | None = 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the analysis subcommands to the `longtail` subparsers."""
-    from pipeline.analysis import commands_args as define
+    from longtail.analysis import commands_args as define
 
     analyze = subparsers.add_parser("analyze", help="analyses of the counts against model "
                                     "results", description="analyses of the counts against "

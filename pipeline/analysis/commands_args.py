@@ -1,13 +1,13 @@
-"""Flags and help texts of the analysis subcommands (see `pipeline.analysis.commands`)."""
+"""Flags and help texts of the analysis subcommands (see `longtail.analysis.commands`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from pipeline.analysis.accuracy import NORMALISATIONS
-from pipeline.analysis.longtail_sets import MIX_KINDS
-from pipeline.analysis.paper_formats import VALUE_STYLES
-from pipeline.qa.readers import FORMATS as QA_FORMATS
+from longtail.analysis.accuracy import NORMALISATIONS
+from longtail.analysis.longtail_sets import MIX_KINDS
+from longtail.analysis.paper_formats import VALUE_STYLES
+from longtail.qa.readers import FORMATS as QA_FORMATS
 
 BINS = ("Bins of relevant documents: 0, then [1,10), [10,100), ... (labelled 1-9,\n"
         "10-99, ...); questions without a count are 'uncounted'")

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from pipeline.analysis.tables import parquet_glob, require
-from pipeline.corpus import CorpusFile, Document, RecordFields, read_rows
-from pipeline.corpus.ids import ROW_BITS, split_doc_id
-from pipeline.corpus.inputs import HF_STATE_FILE, format_from_name
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
+from longtail.analysis.tables import parquet_glob, require
+from longtail.corpus import CorpusFile, Document, RecordFields, read_rows
+from longtail.corpus.ids import ROW_BITS, split_doc_id
+from longtail.corpus.inputs import HF_STATE_FILE, format_from_name
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
 
 _ROW_MASK = (1 << ROW_BITS) - 1
 

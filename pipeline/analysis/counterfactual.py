@@ -1,10 +1,10 @@
 """A counterfactual corpus: the corpus without the relevant documents of chosen questions.
 
-Per bin of relevant documents (`pipeline.analysis.bins`, counted questions only) N questions
+Per bin of relevant documents (`longtail.analysis.bins`, counted questions only) N questions
 are drawn with a seeded generator from the bin's questions in question_id order, so the same
 seed always picks the same questions. All their relevant documents (documents holding both
 winning entities) are left out; every other row, unreadable ones too, is written back in its
-input format and order (`pipeline.corpus.write_filtered`). The layout under the target folder
+input format and order (`longtail.corpus.write_filtered`). The layout under the target folder
 mirrors the corpus files below their common folder; a Hugging Face dataset folder also gets
 its state.json and dataset_info.json.
 """
@@ -22,15 +22,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.analysis.bins import count_bin
-from pipeline.analysis.corpus_access import LinkedCorpus
-from pipeline.analysis.relevant_sets import counted_questions, relevant_doc_pairs
-from pipeline.analysis.tables import parquet_glob, require
-from pipeline.corpus import FilteredFile, write_filtered
-from pipeline.corpus.inputs import HF_STATE_FILE
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
-from schemas.analysis import COUNTERFACTUAL_QUESTIONS, COUNTERFACTUAL_REMOVED
+from longtail.analysis.bins import count_bin
+from longtail.analysis.corpus_access import LinkedCorpus
+from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs
+from longtail.analysis.tables import parquet_glob, require
+from longtail.corpus import FilteredFile, write_filtered
+from longtail.corpus.inputs import HF_STATE_FILE
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+from longtail.schemas.analysis import COUNTERFACTUAL_QUESTIONS, COUNTERFACTUAL_REMOVED
 
 HF_INFO_FILE = "dataset_info.json"
 

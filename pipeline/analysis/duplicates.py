@@ -26,14 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from pipeline.analysis.corpus_access import LinkedCorpus
-from pipeline.analysis.relevant_sets import relevant_doc_pairs
-from pipeline.analysis.tables import read_table, require
-from pipeline.corpus import Document
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
-from schemas.analysis import DUPLICATES, RELEVANT_DOCS_UNIQUE
-from schemas.tables import STATUS_COUNTED, STATUS_ZERO
+from longtail.analysis.corpus_access import LinkedCorpus
+from longtail.analysis.relevant_sets import relevant_doc_pairs
+from longtail.analysis.tables import read_table, require
+from longtail.corpus import Document
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+from longtail.schemas.analysis import DUPLICATES, RELEVANT_DOCS_UNIQUE
+from longtail.schemas.tables import STATUS_COUNTED, STATUS_ZERO
 
 MINHASH_SEED = 1
 # LSH bands tuned to miss few pairs at the threshold (datasketch weighs false positives

@@ -1,7 +1,7 @@
 """When a training run reading the corpus in order meets each fact (Chang et al. 2024).
 
 For every counted question: the corpus positions of its relevant documents (0-based, corpus
-order, see `pipeline.analysis.corpus_access`), the first and last, and the gaps between
+order, see `longtail.analysis.corpus_access`), the first and last, and the gaps between
 consecutive ones. With a step size the same is given in training steps:
 - `docs_per_step` N: a document at position p is seen in step p // N;
 - `tokens_per_step` T: documents are counted as n_chars x tokens_per_char tokens; a document
@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipeline.analysis.bins import count_bin
-from pipeline.analysis.corpus_access import CorpusOrder
-from pipeline.analysis.relevant_sets import counted_questions, relevant_doc_pairs
-from pipeline.analysis.tables import read_table, require
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
-from schemas.analysis import EXPOSURE
+from longtail.analysis.bins import count_bin
+from longtail.analysis.corpus_access import CorpusOrder
+from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs
+from longtail.analysis.tables import read_table, require
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+from longtail.schemas.analysis import EXPOSURE
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _median(values: list[int]) -> float | None:
 def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
     """Histograms of the gaps between consecutive exposures, one per bin of relevant documents,
     log-spaced bins on log axes (gaps of 0 cannot be drawn there: the legend counts them)."""
-    from pipeline.analysis.figures import new_figure, save_png
+    from longtail.analysis.figures import new_figure, save_png
 
     column = "step_gaps" if size.given else "position_gaps"
     groups: dict[str, list[int]] = {}

@@ -24,12 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.analysis.corpus_access import LinkedCorpus
-from pipeline.analysis.tables import parquet_glob, read_table, require
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder, atomic_path
-from schemas.analysis import LONGTAIL_SET
-from schemas.tables import STATUS_COUNTED, STATUS_ZERO
+from longtail.analysis.corpus_access import LinkedCorpus
+from longtail.analysis.tables import parquet_glob, read_table, require
+from longtail.errors import UsageError
+from longtail.output import OutputFolder, atomic_path
+from longtail.schemas.analysis import LONGTAIL_SET
+from longtail.schemas.tables import STATUS_COUNTED, STATUS_ZERO
 
 MIX_KINDS = ("random", "generic")
 _LETTERS = re.compile(r"[^\W\d_]+")

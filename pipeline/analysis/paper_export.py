@@ -1,7 +1,7 @@
 """`longtail export paper`: an output folder in the formats Kandpal et al. (2022) released.
 
 The entity map gives each entity the sorted, distinct corpus positions of its documents
-(`pipeline.analysis.corpus_access`; for a one-file corpus the row) as int32. Documents that an
+(`longtail.analysis.corpus_access`; for a one-file corpus the row) as int32. Documents that an
 import found under a failure marker are written under that marker again; other failures are
 not part of the format. The QA entity file has one line per row of the QA file, rows that
 were not linked with empty lists; entities come in offset order, offsets in UTF-16 units.
@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from pipeline.analysis.corpus_access import CorpusOrder
-from pipeline.analysis.paper_formats import IMPORT_STAGE, marker_key, render_entity
-from pipeline.analysis.tables import read_table, require
-from pipeline.errors import UsageError
-from pipeline.linking.spotlight.wire import Utf16Offsets
-from pipeline.output import OutputFolder, atomic_path
-from pipeline.qa.linking import answer_text
-from pipeline.qa.readers import QAPair
+from longtail.analysis.corpus_access import CorpusOrder
+from longtail.analysis.paper_formats import IMPORT_STAGE, marker_key, render_entity
+from longtail.analysis.tables import read_table, require
+from longtail.errors import UsageError
+from longtail.linking.spotlight.wire import Utf16Offsets
+from longtail.output import OutputFolder, atomic_path
+from longtail.qa.linking import answer_text
+from longtail.qa.readers import QAPair
 
 INT32_MAX = np.iinfo(np.int32).max
 _SAVEZ_RESERVED = {"file", "allow_pickle"}

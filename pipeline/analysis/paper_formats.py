@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.errors import UsageError
-from pipeline.linking.spotlight.wire import java_double
+from longtail.errors import UsageError
+from longtail.linking.spotlight.wire import java_double
 
 ENTITY_KEYS = ("URI", "support", "types", "surfaceForm", "offset", "similarityScore",
                "percentageOfSecondRank")

@@ -19,22 +19,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipeline.analysis.paper_formats import (
+from longtail.analysis.paper_formats import (
     IMPORT_STAGE,
     BadRecord,
     marker_key,
     marker_reason,
     parse_entity,
 )
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.annotation import entity_id
-from pipeline.linking.spotlight.wire import Utf16Offsets
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder
-from pipeline.qa.linking import answer_text
-from pipeline.qa.readers import QAPair, read_qa, resolve_qa_paths
-from schemas.tables import DOC_ENTITIES, DOCS, ENTITIES, ENTITY_URIS, QA_ENTITIES, QA_QUESTIONS
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.annotation import entity_id
+from longtail.linking.spotlight.wire import Utf16Offsets
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder
+from longtail.qa.linking import answer_text
+from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
+from longtail.schemas.tables import DOC_ENTITIES, DOCS, ENTITIES, ENTITY_URIS, QA_ENTITIES, QA_QUESTIONS
 
 ROWS_PER_PART = 5_000_000
 WRITES = ["docs", "doc_entities", "entity_uris", "entities", "failures", "qa_questions",

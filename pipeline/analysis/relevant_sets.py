@@ -10,10 +10,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.analysis.tables import parquet_glob, read_table, require
-from pipeline.linking.annotation import entity_id
-from pipeline.output import OutputFolder
-from schemas.tables import STATUS_COUNTED
+from longtail.analysis.tables import parquet_glob, read_table, require
+from longtail.linking.annotation import entity_id
+from longtail.output import OutputFolder
+from longtail.schemas.tables import STATUS_COUNTED
 
 _COLUMNS = ["question_id", "row", "question", "answers", "q_uri", "a_uri", "relevant_docs",
             "status"]

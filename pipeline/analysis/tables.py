@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from pipeline.errors import UsageError
-from pipeline.manifest import record_stage
-from pipeline.output import OutputFolder, atomic_path
-from schemas.analysis import ANALYSIS_TABLES
-from schemas.tables import TABLES
+from longtail.errors import UsageError
+from longtail.manifest import record_stage
+from longtail.output import OutputFolder, atomic_path
+from longtail.schemas.analysis import ANALYSIS_TABLES
+from longtail.schemas.tables import TABLES
 
 # The stage that writes each pipeline table, for "run ... first" messages.
 _WRITTEN_BY = {

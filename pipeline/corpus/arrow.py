@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from pipeline.corpus.filtered import FilteredFile, replace_when_done
-from pipeline.corpus.ids import make_doc_id
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.corpus.records import Document, RecordFields, batch_items, unreadable_failure
-from pipeline.failures import FailureRecord
+from longtail.corpus.filtered import FilteredFile, replace_when_done
+from longtail.corpus.ids import make_doc_id
+from longtail.corpus.inputs import CorpusFile
+from longtail.corpus.records import Document, RecordFields, batch_items, unreadable_failure
+from longtail.failures import FailureRecord
 
 READ_ERRORS = (pa.ArrowException, OSError)
 _FILE_MAGIC = b"ARROW1"

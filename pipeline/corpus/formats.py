@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from pipeline.corpus import arrow, jsonl, parquet, text
-from pipeline.corpus.filtered import FilteredFile
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.corpus.records import Document, RecordFields
-from pipeline.failures import FailureRecord
+from longtail.corpus import arrow, jsonl, parquet, text
+from longtail.corpus.filtered import FilteredFile
+from longtail.corpus.inputs import CorpusFile
+from longtail.corpus.records import Document, RecordFields
+from longtail.failures import FailureRecord
 
 _READERS: dict[str, ModuleType] = {
     "jsonl": jsonl,

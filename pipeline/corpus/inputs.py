@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.corpus.ids import MAX_FILES
-from pipeline.errors import UsageError
+from longtail.corpus.ids import MAX_FILES
+from longtail.errors import UsageError
 
 FORMATS = ("jsonl", "parquet", "text", "arrow")
 COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")

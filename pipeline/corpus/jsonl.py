@@ -13,16 +13,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 
-from pipeline.corpus.compression import (
+from longtail.corpus.compression import (
     READ_ERRORS,
     compressed_writer,
     decompressed_chunks,
     sniff_compression,
 )
-from pipeline.corpus.filtered import FilteredFile, replace_when_done
-from pipeline.corpus.ids import make_doc_id
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.corpus.records import (
+from longtail.corpus.filtered import FilteredFile, replace_when_done
+from longtail.corpus.ids import make_doc_id
+from longtail.corpus.inputs import CorpusFile
+from longtail.corpus.records import (
     INVALID_JSON,
     NOT_UTF8,
     Document,
@@ -30,7 +30,7 @@ from pipeline.corpus.records import (
     row_failure,
     unreadable_failure,
 )
-from pipeline.failures import FailureRecord
+from longtail.failures import FailureRecord
 
 _BOM = b"\xef\xbb\xbf"
 _SNIPPET_CHARS = 40

@@ -22,10 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.corpus.ids import make_doc_id
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
+from longtail.corpus.ids import make_doc_id
+from longtail.corpus.inputs import CorpusFile
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
 
 READ_STAGE = "read"
 INVALID_JSON = "invalid_json"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from pipeline.corpus.formats import count_rows, read_rows
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.corpus.records import Document, RecordFields
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
+from longtail.corpus.formats import count_rows, read_rows
+from longtail.corpus.inputs import CorpusFile
+from longtail.corpus.records import Document, RecordFields
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,17 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 
-from pipeline.corpus.filtered import FilteredFile, replace_when_done
-from pipeline.corpus.ids import make_doc_id
-from pipeline.corpus.inputs import CorpusFile
-from pipeline.corpus.records import (
+from longtail.corpus.filtered import FilteredFile, replace_when_done
+from longtail.corpus.ids import make_doc_id
+from longtail.corpus.inputs import CorpusFile
+from longtail.corpus.records import (
     NOT_UTF8,
     Document,
     RecordFields,
     row_failure,
     unreadable_failure,
 )
-from pipeline.failures import FailureRecord
+from longtail.failures import FailureRecord
 
 _BOM = b"\xef\xbb\xbf"
 

@@ -1,5 +1,5 @@
 """Entity linkers: the Spotlight REST client and the embedded statistical linker."""
 
-from pipeline.linking.annotation import Annotation, Linker, LinkError, LinkResult
+from longtail.linking.annotation import Annotation, Linker, LinkError, LinkResult
 
 __all__ = ["Annotation", "LinkError", "LinkResult", "Linker"]

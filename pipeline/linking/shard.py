@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from pipeline.corpus import Document, Shard, read_shard
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.annotation import Annotation, entity_id
-from pipeline.linking.spec import LinkerSpec
-from pipeline.output import OutputFolder
-from schemas.tables import DOCS, ENTITY_URIS, MENTIONS
+from longtail.corpus import Document, Shard, read_shard
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.annotation import Annotation, entity_id
+from longtail.linking.spec import LinkerSpec
+from longtail.output import OutputFolder
+from longtail.schemas.tables import DOCS, ENTITY_URIS, MENTIONS
 
 STAGE = "link"
 TABLES = ["docs", "mentions", "entity_uris", "failures"]

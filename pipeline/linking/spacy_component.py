@@ -18,8 +18,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.linking.annotation import Annotation, Linker
-from pipeline.linking.spec import LinkerSpec
+from longtail.linking.annotation import Annotation, Linker
+from longtail.linking.spec import LinkerSpec
 
 LABEL = "DBPEDIA_ENT"
 

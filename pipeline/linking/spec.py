@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import Linker
+from longtail.errors import UsageError
+from longtail.linking.annotation import Linker
 
 KANDPAL_CONFIDENCE = 0.4
 KANDPAL_SUPPORT = 20
@@ -52,12 +52,12 @@ class LinkerSpec:
 
     def _load(self) -> Linker:
         if self.model:
-            from pipeline.linking.statistical import StatisticalLinker
+            from longtail.linking.statistical import StatisticalLinker
 
             return StatisticalLinker.load(
                 self.model, confidence=self.confidence, support=self.support
             )
-        from pipeline.linking.spotlight import SpotlightClient
+        from longtail.linking.spotlight import SpotlightClient
 
         return SpotlightClient(
             list(self.spotlight),

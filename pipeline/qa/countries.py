@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import canonical_uri
+from longtail.errors import UsageError
+from longtail.linking.annotation import canonical_uri
 
 
 def _parse(text: str) -> set[str]:
@@ -21,7 +21,7 @@ def load_countries(path: str | None = None) -> set[str]:
     `--countries FILE` to reproduce its exclusions exactly.
     """
     if path is None:
-        return _parse(resources.files("pipeline.qa").joinpath("countries.txt").read_text("utf-8"))
+        return _parse(resources.files("longtail.qa").joinpath("countries.txt").read_text("utf-8"))
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"country list not found: {path}")

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from schemas.tables import (
+from longtail.schemas.tables import (
     STATUS_COUNTED,
     STATUS_NO_ANSWER_ENTITY,
     STATUS_NO_QUESTION_ENTITY,

@@ -12,13 +12,13 @@ from collections import Counter
 
 import pyarrow as pa
 
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.annotation import Annotation
-from pipeline.linking.shard import EntityUris
-from pipeline.linking.spec import LinkerSpec
-from pipeline.output import OutputFolder
-from pipeline.qa.readers import QAPair
-from schemas.tables import QA_ENTITIES, QA_QUESTIONS
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.annotation import Annotation
+from longtail.linking.shard import EntityUris
+from longtail.linking.spec import LinkerSpec
+from longtail.output import OutputFolder
+from longtail.qa.readers import QAPair
+from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS
 
 STAGE = "qa"
 TABLES = ["qa_questions", "qa_entities", "entity_uris", "failures"]

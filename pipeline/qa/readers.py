@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
 
 FORMATS = ("nq-open", "triviaqa", "entityquestions", "popqa", "jsonl")
 STAGE = "qa_read"

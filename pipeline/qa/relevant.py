@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline.output import OutputFolder
-from pipeline.qa.heuristic import needed_pairs, relevant_documents
-from schemas.tables import QA_QUESTIONS, RELEVANT_DOCS, STATUS_LINKING_FAILED
+from longtail.output import OutputFolder
+from longtail.qa.heuristic import needed_pairs, relevant_documents
+from longtail.schemas.tables import QA_QUESTIONS, RELEVANT_DOCS, STATUS_LINKING_FAILED
 
 
 @dataclass

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.errors import UsageError
-from pipeline.output import OutputFolder
-from schemas.tables import TABLES
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+from longtail.schemas.tables import TABLES
 
 DATABASE = "longtail.duckdb"
 

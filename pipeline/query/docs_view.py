@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.analysis.corpus_access import LinkedCorpus
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import entity_id
-from pipeline.output import OutputFolder
-from pipeline.query.database import connect
+from longtail.analysis.corpus_access import LinkedCorpus
+from longtail.errors import UsageError
+from longtail.linking.annotation import entity_id
+from longtail.output import OutputFolder
+from longtail.query.database import connect
 
 SNIPPET_CHARS = 120
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.query.docs_view import QuestionReport
+from longtail.query.docs_view import QuestionReport
 
 
 def print_rows(columns: list[str], rows: list[tuple], output_format: str = "table") -> None:

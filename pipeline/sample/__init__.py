@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from pipeline.errors import UsageError
+from longtail.errors import UsageError
 
 # Sample name -> path relative to this package.
 SAMPLE_FILES: dict[str, str] = {

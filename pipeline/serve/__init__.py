@@ -7,10 +7,10 @@ line of JSON instead of a Java stack trace, `sparql` is echoed but not evaluated
 fetched, `/rest/disambiguate` answers 404, and a request without an Accept header gets XML
 (Spotlight answers HTML there).
 
-The server itself is `pipeline.serve.server.SpotlightServer`; importing this package (for the
+The server itself is `longtail.serve.server.SpotlightServer`; importing this package (for the
 CLI's `register`) loads neither the linker nor numpy.
 """
 
-from pipeline.serve.command import cmd_serve, register
+from longtail.serve.command import cmd_serve, register
 
 __all__ = ["cmd_serve", "register"]

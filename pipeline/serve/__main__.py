@@ -1,8 +1,8 @@
-"""`python -m pipeline.serve --model MODEL [--port 0]`: the same as `longtail serve`."""
+"""`python -m longtail.serve --model MODEL [--port 0]`: the same as `longtail serve`."""
 
 import sys
 
-from pipeline.serve.command import main
+from longtail.serve.command import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Spotlight's `/rest/annotate`, `/rest/candidates` and `/rest/spot` over the embedded linker.
 
 Each function takes one request's checked parameters and a `StatisticalLinker` and returns the
-response body in Spotlight's format (the `pipeline.linking.spotlight.wire` renderers).
+response body in Spotlight's format (the `longtail.linking.spotlight.wire` renderers).
 
 - annotate: the linker's annotations (confidence, support), then Spotlight's type filter.
 - candidates: every spot's candidates that pass Spotlight's filters one by one (support > S,
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from pipeline.linking.annotation import DBPEDIA_RESOURCE
-from pipeline.linking.spotlight.wire import (
+from longtail.linking.annotation import DBPEDIA_RESOURCE
+from longtail.linking.spotlight.wire import (
     Candidate,
     CandidateSpot,
     render_annotate_json,
@@ -24,8 +24,8 @@ from pipeline.linking.spotlight.wire import (
     render_candidates_json,
     render_candidates_xml,
 )
-from pipeline.linking.statistical import ScoredCandidate, StatisticalLinker
-from pipeline.serve.parameters import SpotlightParams, TypeFilter
+from longtail.linking.statistical import ScoredCandidate, StatisticalLinker
+from longtail.serve.parameters import SpotlightParams, TypeFilter
 
 OPERATIONS = ("annotate", "candidates", "spot")
 

@@ -1,7 +1,7 @@
 """`longtail serve`: the embedded linker behind DBpedia Spotlight's REST API.
 
     longtail serve --model MODEL [--host 127.0.0.1] [--port 2222] [--workers 1] [--threads 2]
-    python -m pipeline.serve --model MODEL --port 0     # the same, any free port
+    python -m longtail.serve --model MODEL --port 0     # the same, any free port
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipeline.errors import UsageError
-from pipeline.serve.parameters import DEFAULT_MAX_BODY_BYTES, DEFAULT_THREADS
+from longtail.errors import UsageError
+from longtail.serve.parameters import DEFAULT_MAX_BODY_BYTES, DEFAULT_THREADS
 
 DESCRIPTION = ("serve the embedded linker over DBpedia Spotlight's REST API "
                "(/rest/annotate, /rest/candidates, /rest/spot)")
@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load the model, print "listening on http://HOST:PORT/rest", serve until SIGTERM/SIGINT."""
-    from pipeline.linking.statistical import StatisticalModel
-    from pipeline.serve.server import SpotlightServer, serve_until_signalled
+    from longtail.linking.statistical import StatisticalModel
+    from longtail.serve.server import SpotlightServer, serve_until_signalled
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")

@@ -27,11 +27,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from pipeline import __version__
-from pipeline.linking.annotation import LinkError
-from pipeline.linking.statistical import StatisticalLinker, StatisticalModel
-from pipeline.serve import api
-from pipeline.serve.parameters import (
+from longtail import __version__
+from longtail.linking.annotation import LinkError
+from longtail.linking.statistical import StatisticalLinker, StatisticalModel
+from longtail.serve import api
+from longtail.serve.parameters import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_THREADS,
     BadRequest,

@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.linking.statistical.spotter import Spotter
-from pipeline.linking.statistical.tokenizer import Tokenizer, normalize_surface_form
-from pipeline.wikipedia.pages import ARTICLE
+from longtail.linking.statistical.spotter import Spotter
+from longtail.linking.statistical.tokenizer import Tokenizer, normalize_surface_form
+from longtail.wikipedia.pages import ARTICLE
 
 LINKS = pa.schema(
     [

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 from xml.etree import ElementTree
 
-from pipeline.wikipedia.titles import ENGLISH, Namespaces
+from longtail.wikipedia.titles import ENGLISH, Namespaces
 
 _PAGE_OPEN = b"<page>"
 _CHUNK = 1 << 20

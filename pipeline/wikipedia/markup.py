@@ -25,7 +25,7 @@ from mwparserfromhell.nodes import (
 )
 from mwparserfromhell.wikicode import Wikicode
 
-from pipeline.wikipedia.titles import ENGLISH, Namespaces, parse_link_target
+from longtail.wikipedia.titles import ENGLISH, Namespaces, parse_link_target
 
 # Tags whose content is not prose.
 _DROPPED_TAGS = frozenset(

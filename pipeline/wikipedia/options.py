@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from pipeline.errors import UsageError
-from pipeline.wikipedia.counts import DEFAULT_CONTEXT_WINDOW
-from pipeline.wikipedia.dump import DEFAULT_SPLIT_BYTES
+from longtail.errors import UsageError
+from longtail.wikipedia.counts import DEFAULT_CONTEXT_WINDOW
+from longtail.wikipedia.dump import DEFAULT_SPLIT_BYTES
 
 
 @dataclass(frozen=True)

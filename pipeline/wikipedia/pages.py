@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from pipeline.wikipedia.dump import DumpError, DumpSplit, WikiPage, read_namespaces, read_pages
-from pipeline.wikipedia.markup import parse_wikitext
-from pipeline.wikipedia.titles import Namespaces, canonical_title, parse_link_target
+from longtail.wikipedia.dump import DumpError, DumpSplit, WikiPage, read_namespaces, read_pages
+from longtail.wikipedia.markup import parse_wikitext
+from longtail.wikipedia.titles import Namespaces, canonical_title, parse_link_target
 
 ARTICLE = "article"
 REDIRECT = "redirect"

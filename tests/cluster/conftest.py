@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from pipeline.packaging import PackReport, pack_environment
+from longtail.packaging import PackReport, pack_environment
 
 
 def require_java() -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.packaging import (
+from longtail.errors import UsageError
+from longtail.packaging import (
     DEFAULT_ARCHIVE,
-    extra_requirements,
     pack_environment,
     project_source,
     register,
+    wheel_requirements,
 )
 from tests.cluster.standalone import requires_dist_text
 
@@ -27,28 +27,29 @@ Metadata-Version: 2.1
 Name: example
 Version: 1.0
 Requires-Dist: pyarrow>=14
-Requires-Dist: tomli; python_version < "3.11"
-Requires-Dist: pyspark>=3.5; extra == "spark"
-Requires-Dist: pandas<3,>=2.2; extra == "spark"
+Requires-Dist: tomli; python_version < "3.10"
+Requires-Dist: pyspark>=3.5
+Requires-Dist: pandas<3,>=2.2
 Requires-Dist: matplotlib>=3.7; extra == "analysis"
-Requires-Dist: example[spark,analysis]; extra == "dev"
+Requires-Dist: example[analysis]; extra == "dev"
 Requires-Dist: pytest>=8; extra == "dev"
 
 A description.
 """
 
 
-def test_extra_requirements_are_the_extras_own_without_pyspark():
-    assert extra_requirements(METADATA, ["spark"]) == ["pandas<3,>=2.2"]
-    assert extra_requirements(METADATA, ["spark", "analysis"]) == [
-        "pandas<3,>=2.2", "matplotlib>=3.7"]
-    assert extra_requirements(METADATA, []) == []
+def test_wheel_requirements_are_its_own_and_its_extras_without_pyspark():
+    assert wheel_requirements(METADATA, []) == ["pyarrow>=14", "pandas<3,>=2.2"]
+    assert wheel_requirements(METADATA, ["analysis"]) == [
+        "pyarrow>=14", "pandas<3,>=2.2", "matplotlib>=3.7"]
+    assert wheel_requirements(METADATA, ["dev"]) == ["pyarrow>=14", "pandas<3,>=2.2",
+                                                     "pytest>=8"]
 
 
-def test_extra_requirements_of_longtail_itself_leave_out_pyspark():
-    wanted = extra_requirements(requires_dist_text(), ["spark"])
+def test_wheel_requirements_of_longtail_itself_leave_out_pyspark():
+    wanted = wheel_requirements(requires_dist_text(), [])
     names = {w.split("<")[0].split(">")[0].split("=")[0].lower() for w in wanted}
-    assert "pandas" in names and "pyspark" not in names
+    assert {"pandas", "pyarrow", "duckdb"} <= names and "pyspark" not in names
 
 
 def test_project_source_is_this_checkout():

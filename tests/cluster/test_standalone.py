@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.output import OutputFolder
-from pipeline.packaging import extra_requirements
-from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_QA_DESIGN
-from schemas.tables import STATUS_COUNTED, TABLES
+from longtail.output import OutputFolder
+from longtail.packaging import extra_requirements
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_QA_DESIGN
+from longtail.schemas.tables import STATUS_COUNTED, TABLES
 from tests.cluster.conftest import require_java
 from tests.cluster.standalone import (
     StandaloneCluster,
@@ -165,8 +165,8 @@ def test_the_archive_holds_a_working_environment_without_pyspark(packing, tmp_pa
     # Unpacked somewhere else, as on an executor: it imports its own copy of longtail.
     python = tmp_path / "environment" / "bin" / "python"
     found = subprocess.run(
-        [str(python), "-c", "import pandas, pyarrow, pipeline.linking.shard, schemas.tables; "
-                            "print(pipeline.__file__)"],
+        [str(python), "-c", "import pandas, pyarrow, longtail.linking.shard, longtail.schemas.tables; "
+                            "print(longtail.__file__)"],
         capture_output=True, text=True, cwd=tmp_path, check=False)
     assert found.returncode == 0, found.stderr
     assert Path(found.stdout.strip()).is_relative_to(tmp_path / "environment")

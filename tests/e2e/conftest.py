@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-LONGTAIL = [sys.executable, "-m", "pipeline.cli"]
+LONGTAIL = [sys.executable, "-m", "longtail.jobs.cli"]
 
 
 def longtail(*args: str, cwd: Path | None = None, timeout: int = 600):

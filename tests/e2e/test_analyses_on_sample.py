@@ -105,7 +105,7 @@ def test_paper_format_round_trip_gives_the_same_counts(out, tmp_path):
     npz, qa_entities = tmp_path / "sample_entity_map.npz", tmp_path / "sample_entities.jsonl"
     ok(longtail("export", "paper", str(out), "--entity-map", str(npz),
                 "--qa-entities", str(qa_entities)))
-    from pipeline.sample import SAMPLE_QA
+    from longtail.sample import SAMPLE_QA
 
     imported = tmp_path / "imported"
     ok(longtail("import", "paper", "--entity-map", str(npz), "--qa-entities", str(qa_entities),

@@ -15,7 +15,7 @@ RESOURCE_KEYS = ["@URI", "@support", "@types", "@surfaceForm", "@offset", "@simi
 
 
 def annotate(*args: str, stdin: str | None = None) -> dict:
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "annotate", *args],
+    result = subprocess.run([sys.executable, "-m", "longtail.jobs.cli", "annotate", *args],
                             input=stdin, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout, object_pairs_hook=lambda pairs: dict(pairs))

@@ -83,7 +83,7 @@ def test_docs_shows_the_winning_pair_and_snippets(demo):
     ],
 )
 def test_wrong_usage_stops_with_one_line(tmp_path, args, message):
-    from pipeline.sample import SAMPLE_CORPUS
+    from longtail.sample import SAMPLE_CORPUS
 
     model = tmp_path / "model"
     model.mkdir()
@@ -103,7 +103,7 @@ def test_bad_flag_is_argparse_usage_error():
 
 
 def test_help_explains_every_command(capsys):
-    from pipeline.cli import main
+    from longtail.jobs.cli import main
 
     with pytest.raises(SystemExit) as done:
         main(["--help"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from pipeline.sample import SAMPLE_CORPUS
+from longtail.sample import SAMPLE_CORPUS
 from tests.servers.fake_spotlight import Faults, SpotlightProcess
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ ROWS_PER_SHARD = "10"  # 32 shards of the 314-line sample
 
 
 def link_command(url: str, out: Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "link", "--corpus", str(SAMPLE_CORPUS),
+    return [sys.executable, "-m", "longtail.jobs.cli", "link", "--corpus", str(SAMPLE_CORPUS),
             "--spotlight", url, "--out", str(out), "--rows-per-shard", ROWS_PER_SHARD,
             "--master", "local[2]", "--max-in-flight", "2"]
 

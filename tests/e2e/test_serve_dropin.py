@@ -1,7 +1,7 @@
 """`longtail serve` as a process, used by Spotlight clients that know nothing about it.
 
 The unmodified `spacy-dbpedia-spotlight` component and our own `SpotlightClient` are pointed at
-`python -m pipeline.serve` and must get what the embedded linker gives in this process.
+`python -m longtail.serve` and must get what the embedded linker gives in this process.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pytest
 import requests
 import spacy
 
-from pipeline.linking.spotlight import SpotlightClient, parse_annotate_json
-from pipeline.linking.statistical import StatisticalLinker
-from pipeline.sample import SAMPLE_CORPUS
+from longtail.linking.spotlight import SpotlightClient, parse_annotate_json
+from longtail.linking.statistical import StatisticalLinker
+from longtail.sample import SAMPLE_CORPUS
 from tests.servers.longtail_serve import PROJECT_ROOT, ServeProcess
 from tests.unit.test_serve import TEXTS, write_model
 
@@ -124,7 +124,7 @@ def test_access_log_goes_to_stderr_one_line_per_request(model):
 ])
 def test_wrong_usage_is_one_line_and_exit_2(model, args, message):
     full = ["--model", str(model), *args] if args[0] != "--model" else args
-    result = subprocess.run([sys.executable, "-m", "pipeline.serve", "--port", "0", *full],
+    result = subprocess.run([sys.executable, "-m", "longtail.serve", "--port", "0", *full],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -136,7 +136,7 @@ def test_a_port_in_use_is_a_usage_error(model):
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "pipeline.serve", "--model", str(model), "--port", str(port)],
+            [sys.executable, "-m", "longtail.serve", "--model", str(model), "--port", str(port)],
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 

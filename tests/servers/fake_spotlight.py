@@ -1,7 +1,7 @@
 """A small real HTTP server that speaks DBpedia Spotlight's REST API and misbehaves on demand.
 
 Its annotator is a fixed dictionary matched on word boundaries; responses are built here,
-independently of `pipeline.linking.spotlight.wire`, so tests of the client do not check the
+independently of `longtail.linking.spotlight.wire`, so tests of the client do not check the
 client's wire code against itself. Offsets are UTF-16 units, as Spotlight's.
 
 In a thread::

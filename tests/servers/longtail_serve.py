@@ -1,4 +1,4 @@
-"""`longtail serve` (`python -m pipeline.serve`) as a child process that a test can kill.
+"""`longtail serve` (`python -m longtail.serve`) as a child process that a test can kill.
 
     with ServeProcess(model_dir, kill_after=40) as server:   # SIGKILL after 40 link requests
         client = SpotlightClient([server.url])
@@ -23,7 +23,7 @@ class ServeProcess:
 
     def __init__(self, model: str | Path, *args: str, kill_after: int | None = None):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.serve", "--model", str(model), "--port", "0",
+            [sys.executable, "-m", "longtail.serve", "--model", str(model), "--port", "0",
              "--access-log", *args],
             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""

@@ -12,7 +12,7 @@ if shutil.which("java") is None:
 
 @pytest.fixture(scope="session")
 def spark():
-    from jobs.session import spark_session
+    from longtail.jobs.session import spark_session
 
     session = spark_session(
         "longtail tests",
@@ -32,9 +32,9 @@ def spark():
 @pytest.fixture(scope="session")
 def sample_model(spark, tmp_path_factory) -> str:
     """The bundled sample's model, built from its Wikipedia XML as the demo builds it."""
-    from jobs.build_model import build_model
-    from pipeline.demo import DEMO_BUILD
-    from pipeline.sample import SAMPLE_WIKI
+    from longtail.jobs.build_model import build_model
+    from longtail.jobs.demo import DEMO_BUILD
+    from longtail.sample import SAMPLE_WIKI
 
     model = tmp_path_factory.mktemp("model") / "sample-model"
     build_model(spark, [str(SAMPLE_WIKI)], str(model), DEMO_BUILD)

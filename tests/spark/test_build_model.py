@@ -1,5 +1,5 @@
 """The model build on real Wikipedia dumps, checked against counts made here from the raw XML
-with regular expressions, independently of `pipeline.wikipedia`."""
+with regular expressions, independently of `longtail.wikipedia`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.build_model import REPORT_FILE, WIKISTATS_DIR, BuildOptions, build_model, main
-from pipeline.errors import UsageError
-from pipeline.linking.statistical import StatisticalLinker
-from pipeline.linking.statistical.wikistats import (
+from longtail.jobs.build_model import REPORT_FILE, WIKISTATS_DIR, BuildOptions, build_model, main
+from longtail.errors import UsageError
+from longtail.linking.statistical import StatisticalLinker
+from longtail.linking.statistical.wikistats import (
     read_pair_counts,
     read_sf_and_total_counts,
     read_token_counts,

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from jobs.count import run_count
+from longtail.jobs.count import run_count
 from tests.unit.test_analysis_paper_formats import import_archive
 
 pytestmark = pytest.mark.spark

@@ -12,17 +12,17 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.count import run_count
-from jobs.index import run_index
-from jobs.link import run_link
-from jobs.qa import run_qa
-from jobs.tables import read_table
-from pipeline.linking.annotation import entity_id
-from pipeline.linking.spec import LinkerSpec
-from pipeline.output import OutputFolder
-from pipeline.qa.countries import load_countries
-from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA
-from schemas.tables import PIPELINE_TABLES
+from longtail.jobs.count import run_count
+from longtail.jobs.index import run_index
+from longtail.jobs.link import run_link
+from longtail.jobs.qa import run_qa
+from longtail.jobs.tables import read_table
+from longtail.linking.annotation import entity_id
+from longtail.linking.spec import LinkerSpec
+from longtail.output import OutputFolder
+from longtail.qa.countries import load_countries
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
+from longtail.schemas.tables import PIPELINE_TABLES
 
 pytestmark = pytest.mark.spark
 
@@ -183,7 +183,7 @@ def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_pat
 
     import pyarrow.compute as pc
 
-    from pipeline.indexes.pair_counts import doc_ranges_disjoint
+    from longtail.indexes.pair_counts import doc_ranges_disjoint
 
     out = tmp_path / "split"
     shutil.copytree(sample_out, out)

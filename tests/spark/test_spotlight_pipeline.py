@@ -20,12 +20,12 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from jobs.count import run_count
-from jobs.index import run_index
-from jobs.link import run_link
-from jobs.qa import run_qa
-from pipeline.linking.spec import LinkerSpec
-from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA
+from longtail.jobs.count import run_count
+from longtail.jobs.index import run_index
+from longtail.jobs.link import run_link
+from longtail.jobs.qa import run_qa
+from longtail.linking.spec import LinkerSpec
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from tests.servers.faulty_proxy import FaultyProxy, ProxyFaults
 from tests.servers.longtail_serve import ServeProcess
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.analysis.duplicates import find_duplicates, shingles
-from pipeline.corpus import Document
-from pipeline.errors import UsageError
+from longtail.analysis.duplicates import find_duplicates, shingles
+from longtail.corpus import Document
+from longtail.errors import UsageError
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import B, build_out
 

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.failures import FailureRecord, failures_table
-from pipeline.linking.annotation import entity_id
-from pipeline.output import OutputFolder
-from pipeline.qa.relevant import QAEntityLists, relevant_docs_table
-from schemas.tables import (
+from longtail.failures import FailureRecord, failures_table
+from longtail.linking.annotation import entity_id
+from longtail.output import OutputFolder
+from longtail.qa.relevant import QAEntityLists, relevant_docs_table
+from longtail.schemas.tables import (
     DOC_ENTITIES,
     DOCS,
     ENTITY_URIS,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pipeline.errors import UsageError
+from longtail.errors import UsageError
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import build_out, doc_id
 

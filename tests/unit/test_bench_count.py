@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from pipeline.output import OutputFolder
-from pipeline.qa.relevant import QAEntityLists, relevant_docs_table
-from schemas.tables import (
+from longtail.output import OutputFolder
+from longtail.qa.relevant import QAEntityLists, relevant_docs_table
+from longtail.schemas.tables import (
     STATUS_COUNTED,
     STATUS_LINKING_FAILED,
     STATUS_NO_ANSWER_ENTITY,

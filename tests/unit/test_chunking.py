@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pipeline.linking import chunking
-from pipeline.linking.chunking import sentence_starts, split_for_request, split_in_half
+from longtail.linking import chunking
+from longtail.linking.chunking import sentence_starts, split_for_request, split_in_half
 from tests.conftest import PROJECT_ROOT
 
 SENTENCES = (
@@ -124,7 +124,7 @@ def test_split_in_half_without_sentences_or_whitespace():
 
 
 def test_spacy_loads_lazily_and_once():
-    code = ("import sys, pipeline.linking.chunking as c; print('spacy' in sys.modules); "
+    code = ("import sys, longtail.linking.chunking as c; print('spacy' in sys.modules); "
             "c.sentence_starts('A. B.'); print('spacy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, check=True).stdout.split()

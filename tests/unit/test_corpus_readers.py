@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline.corpus import (
+from longtail.corpus import (
     CorpusFile,
     Document,
     RecordFields,
@@ -24,8 +24,8 @@ from pipeline.corpus import (
     split_doc_id,
     write_filtered,
 )
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
 from tests.conftest import shared_path
 
 # --- fixture builders ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline.corpus import (
+from longtail.corpus import (
     Document,
     count_rows,
     file_shards,
@@ -25,10 +25,10 @@ from pipeline.corpus import (
     resolve_inputs,
     split_doc_id,
 )
-from pipeline.corpus import compression as corpus_compression
-from pipeline.corpus.ids import MAX_FILES, MAX_ROWS_PER_FILE
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
+from longtail.corpus import compression as corpus_compression
+from longtail.corpus.ids import MAX_FILES, MAX_ROWS_PER_FILE
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
 from tests.conftest import PROJECT_ROOT, shared_path
 
 
@@ -200,7 +200,7 @@ def test_shard_starting_after_a_long_line(corpus_inputs):
 
 _PLAN_SCRIPT = """
 import json, sys
-from pipeline.corpus import plan_shards, read_shard, resolve_inputs
+from longtail.corpus import plan_shards, read_shard, resolve_inputs
 files = resolve_inputs(sys.argv[1:])
 out = [(s.shard_id, s.file.path, s.start_row, s.stop_row,
         [i.doc_id for i in read_shard(s)]) for s in plan_shards(files, 9)]

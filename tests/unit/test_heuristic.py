@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.qa.heuristic import needed_pairs, relevant_documents, salient_answers
-from schemas.tables import (
+from longtail.qa.heuristic import needed_pairs, relevant_documents, salient_answers
+from longtail.schemas.tables import (
     STATUS_COUNTED,
     STATUS_NO_ANSWER_ENTITY,
     STATUS_NO_QUESTION_ENTITY,

@@ -8,8 +8,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from pipeline.indexes import pair_counts
-from pipeline.indexes.pair_counts import PairIndex, count_pairs
+from longtail.indexes import pair_counts
+from longtail.indexes.pair_counts import PairIndex, count_pairs
 
 
 def random_corpus(seed: int, docs: int = 400, entities: int = 60):

@@ -6,7 +6,7 @@ import pkgutil
 import subprocess
 import sys
 
-import pipeline
+import longtail
 
 BLOCK_PYSPARK = """
 import importlib.abc, importlib.util, sys
@@ -27,7 +27,7 @@ print(len(sys.argv) - 1)
 
 
 def test_every_pipeline_module_imports_without_pyspark():
-    modules = sorted(m.name for m in pkgutil.walk_packages(pipeline.__path__, "pipeline."))
+    modules = sorted(m.name for m in pkgutil.walk_packages(longtail.__path__, "longtail."))
     assert len(modules) > 30
     result = subprocess.run([sys.executable, "-c", BLOCK_PYSPARK, *modules],
                             capture_output=True, text=True, timeout=300)

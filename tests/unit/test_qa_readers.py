@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.failures import FailureRecord
-from pipeline.qa.readers import QAPair, read_qa
+from longtail.errors import UsageError
+from longtail.failures import FailureRecord
+from longtail.qa.readers import QAPair, read_qa
 from tests.conftest import shared_path
 
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.sample import (
+from longtail.errors import UsageError
+from longtail.sample import (
     SAMPLE_CORPUS,
     SAMPLE_QA,
     SAMPLE_QA_DESIGN,
     SAMPLE_WIKI,
     sample_path,
 )
-from schemas.tables import (
+from longtail.schemas.tables import (
     STATUS_COUNTED,
     STATUS_NO_ANSWER_ENTITY,
     STATUS_NO_QUESTION_ENTITY,

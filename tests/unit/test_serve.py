@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.linking.spotlight import (
+from longtail.linking.spotlight import (
     SpotlightClient,
     parse_annotate_json,
     parse_annotate_xml,
     parse_candidates_json,
     parse_candidates_xml,
 )
-from pipeline.linking.statistical import StatisticalLinker, StatisticalModel, import_wikistats
-from pipeline.serve.parameters import TypeFilter, response_format, type_id
-from pipeline.serve.server import SpotlightServer
+from longtail.linking.statistical import StatisticalLinker, StatisticalModel, import_wikistats
+from longtail.serve.parameters import TypeFilter, response_format, type_id
+from longtail.serve.server import SpotlightServer
 
 DBR = "http://dbpedia.org/resource/"
 # A small world: two ambiguous forms (Paris, Mercury) with context vectors, typed entities,

@@ -10,9 +10,9 @@ import time
 import pytest
 import requests
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import Linker, LinkError
-from pipeline.linking.spotlight import SpotlightClient
+from longtail.errors import UsageError
+from longtail.linking.annotation import Linker, LinkError
+from longtail.linking.spotlight import SpotlightClient
 from tests.servers import DICTIONARY, DictionaryAnnotator, FakeSpotlight, Faults, SpotlightProcess
 from tests.servers import unused_port as _unused_port
 
@@ -311,7 +311,7 @@ def test_refused_connections_are_a_connection_error():
 
 
 def test_an_outage_of_every_endpoint_stops_the_run_instead_of_failing_every_document():
-    from pipeline.linking.spotlight.endpoints import EndpointsUnreachable
+    from longtail.linking.spotlight.endpoints import EndpointsUnreachable
 
     texts = ((i, f"Paris {i}") for i in range(1000))
     started = time.monotonic()

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pipeline.linking.annotation import Annotation, LinkError
-from pipeline.linking.spotlight.wire import (
+from longtail.linking.annotation import Annotation, LinkError
+from longtail.linking.spotlight.wire import (
     Candidate,
     CandidateSpot,
     Utf16Offsets,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.linking.statistical.spotter import Spotter
-from pipeline.linking.statistical.tokenizer import (
+from longtail.linking.statistical.spotter import Spotter
+from longtail.linking.statistical.tokenizer import (
     Tokenizer,
     default_stop_words,
     normalize_surface_form,

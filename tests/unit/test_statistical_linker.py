@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import Linker
-from pipeline.linking.statistical import (
+from longtail.errors import UsageError
+from longtail.linking.annotation import Linker
+from longtail.linking.statistical import (
     StatisticalLinker,
     StatisticalModel,
     import_wikistats,

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.linking.statistical.tokenizer import Tokenizer
-from pipeline.wikipedia.counts import (
+from longtail.linking.statistical.tokenizer import Tokenizer
+from longtail.wikipedia.counts import (
     article_links,
     context_token_counts,
     surface_form_occurrences,
 )
-from pipeline.wikipedia.dump import WikiPage
-from pipeline.wikipedia.pages import PAGES, page_row
-from pipeline.wikipedia.titles import ENGLISH
+from longtail.wikipedia.dump import WikiPage
+from longtail.wikipedia.pages import PAGES, page_row
+from longtail.wikipedia.titles import ENGLISH
 
 
 def batch_of(*pages: tuple[str, str]) -> pa.RecordBatch:

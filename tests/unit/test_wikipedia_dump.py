@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.wikipedia.dump import (
+from longtail.wikipedia.dump import (
     DumpError,
     DumpSplit,
     plan_splits,
     read_namespaces,
     read_pages,
 )
-from pipeline.wikipedia.titles import parse_link_target
+from longtail.wikipedia.titles import parse_link_target
 from tests.conftest import shared_path
 
 HEAD = (
@@ -131,7 +131,7 @@ def test_compressed_dumps_are_one_split_each(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("split_bytes", [1, 37, 333])
 def test_tags_straddling_read_chunks_are_found(tmp_path: Path, monkeypatch, split_bytes) -> None:
-    from pipeline.wikipedia import dump
+    from longtail.wikipedia import dump
 
     monkeypatch.setattr(dump, "_CHUNK", 7)
     path = tmp_path / "dump.xml"

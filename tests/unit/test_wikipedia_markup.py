@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipeline.wikipedia.markup import parse_wikitext, strip_markup
+from longtail.wikipedia.markup import parse_wikitext, strip_markup
 
 
 def links_of(wikitext: str) -> list[tuple[str, str]]:

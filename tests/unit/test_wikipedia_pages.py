@@ -6,8 +6,8 @@ import re
 
 import pyarrow as pa
 
-from pipeline.wikipedia.dump import DumpSplit, WikiPage
-from pipeline.wikipedia.pages import (
+from longtail.wikipedia.dump import DumpSplit, WikiPage
+from longtail.wikipedia.pages import (
     ARTICLE,
     DISAMBIGUATION,
     FAILURE,
@@ -19,7 +19,7 @@ from pipeline.wikipedia.pages import (
     page_rows,
     splits_batch,
 )
-from pipeline.wikipedia.titles import ENGLISH
+from longtail.wikipedia.titles import ENGLISH
 from tests.conftest import shared_path
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipeline.wikipedia.redirects import resolve_redirects
+from longtail.wikipedia.redirects import resolve_redirects
 
 
 def test_chains_resolve_to_their_last_page() -> None:

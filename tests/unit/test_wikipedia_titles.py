@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.wikipedia.titles import ENGLISH, canonical_title, parse_link_target
+from longtail.wikipedia.titles import ENGLISH, canonical_title, parse_link_target
 
 
 @pytest.mark.parametrize(

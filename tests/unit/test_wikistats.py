@@ -6,7 +6,7 @@ import bz2
 
 import pytest
 
-from pipeline.linking.statistical.wikistats import (
+from longtail.linking.statistical.wikistats import (
     ReadStats,
     find_wikistats_file,
     parse_context_vector,

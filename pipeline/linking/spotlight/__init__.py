@@ -1,7 +1,7 @@
 """DBpedia Spotlight: a REST client that follows the `Linker` protocol, and its wire formats."""
 
-from pipeline.linking.spotlight.client import SpotlightClient
-from pipeline.linking.spotlight.wire import (
+from longtail.linking.spotlight.client import SpotlightClient
+from longtail.linking.spotlight.wire import (
     Candidate,
     CandidateSpot,
     java_double,

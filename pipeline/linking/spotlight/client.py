@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import Annotation, LinkError, LinkResult
-from pipeline.linking.chunking import split_for_request, split_in_half
-from pipeline.linking.spotlight.endpoints import EndpointPool, rest_base_url
-from pipeline.linking.spotlight.wire import CandidateSpot, parse_annotate, parse_candidates_json
+from longtail.errors import UsageError
+from longtail.linking.annotation import Annotation, LinkError, LinkResult
+from longtail.linking.chunking import split_for_request, split_in_half
+from longtail.linking.spotlight.endpoints import EndpointPool, rest_base_url
+from longtail.linking.spotlight.wire import CandidateSpot, parse_annotate, parse_candidates_json
 
 Item = TypeVar("Item", Annotation, CandidateSpot)
 

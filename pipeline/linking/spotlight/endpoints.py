@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pipeline.errors import UsageError
+from longtail.errors import UsageError
 
 _LONGEST_IDLE_WAIT = 1.0  # seconds between re-checks while every endpoint is busy
 _FIRST_REST = 1.0  # seconds; doubled for each rest in a row, up to rest_seconds

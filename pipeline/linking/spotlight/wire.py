@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pipeline.linking.annotation import DBPEDIA_RESOURCE, Annotation, LinkError, canonical_uri
+from longtail.linking.annotation import DBPEDIA_RESOURCE, Annotation, LinkError, canonical_uri
 
 # Spotlight 1.x serializes with Gson, which escapes these characters inside strings.
 _GSON_ESCAPES = str.maketrans({

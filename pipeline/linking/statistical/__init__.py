@@ -18,13 +18,13 @@ matches; those models are not used here, so spotting is always Spotlight's FSA c
 (the one it uses for languages without OpenNLP models).
 """
 
-from pipeline.linking.statistical.disambiguation import ScoredCandidate, Scores, SpotCandidates
-from pipeline.linking.statistical.importer import import_wikistats
-from pipeline.linking.statistical.linker import StatisticalLinker
-from pipeline.linking.statistical.model import StatisticalModel
-from pipeline.linking.statistical.spotter import Spotter
-from pipeline.linking.statistical.spotting import Spot
-from pipeline.linking.statistical.tokenizer import (
+from longtail.linking.statistical.disambiguation import ScoredCandidate, Scores, SpotCandidates
+from longtail.linking.statistical.importer import import_wikistats
+from longtail.linking.statistical.linker import StatisticalLinker
+from longtail.linking.statistical.model import StatisticalModel
+from longtail.linking.statistical.spotter import Spotter
+from longtail.linking.statistical.spotting import Spot
+from longtail.linking.statistical.tokenizer import (
     TokenizedText,
     Tokenizer,
     default_stop_words,

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.linking.statistical.model import ModelWriter, expand_ranges, index_dtype
-from pipeline.linking.statistical.spotter import contains_sorted
-from pipeline.linking.statistical.tokenizer import stable_hash
-from pipeline.linking.statistical.wikistats import ReadStats, read_token_counts
+from longtail.linking.statistical.model import ModelWriter, expand_ranges, index_dtype
+from longtail.linking.statistical.spotter import contains_sorted
+from longtail.linking.statistical.tokenizer import stable_hash
+from longtail.linking.statistical.wikistats import ReadStats, read_token_counts
 
 _FLUSH_ENTRIES = 1_000_000
 _CHUNK_ENTRIES = 4_000_000

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.linking.statistical.model import StatisticalModel, expand_ranges
-from pipeline.linking.statistical.spotting import Spot, SpotSelector
+from longtail.linking.statistical.model import StatisticalModel, expand_ranges
+from longtail.linking.statistical.spotting import Spot, SpotSelector
 
 _FALLBACK_FORMS = 5
 _LARGE_CONTEXT = 16  # a vector this many times longer than the query is searched, not scanned

@@ -29,18 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import UsageError
-from pipeline.linking.statistical.context_import import import_contexts
-from pipeline.linking.statistical.model import STOP_WORDS_FILE, ModelWriter, index_dtype
-from pipeline.linking.statistical.spotter import MIX, contains_sorted
-from pipeline.linking.statistical.tokenizer import (
+from longtail.errors import UsageError
+from longtail.linking.statistical.context_import import import_contexts
+from longtail.linking.statistical.model import STOP_WORDS_FILE, ModelWriter, index_dtype
+from longtail.linking.statistical.spotter import MIX, contains_sorted
+from longtail.linking.statistical.tokenizer import (
     Tokenizer,
     default_stop_words,
     normalize_surface_form,
     stable_hash,
     write_stop_words,
 )
-from pipeline.linking.statistical.wikistats import (
+from longtail.linking.statistical.wikistats import (
     PAIR_COUNTS,
     SF_AND_TOTAL_COUNTS,
     TOKEN_COUNTS,
@@ -438,7 +438,7 @@ def _read_types(path: str | Path | None, entities: dict
     n = len(entities["uris"])
     if path is None:
         return [], np.zeros(n + 1, dtype=np.uint32), np.zeros(0, dtype=np.uint16), 0, 0
-    from pipeline.linking.annotation import canonical_uri
+    from longtail.linking.annotation import canonical_uri
 
     per_entity: dict[int, list[str]] = {}
     unmatched = 0

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import UsageError
-from pipeline.linking.annotation import Annotation, LinkError, LinkResult
-from pipeline.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
-from pipeline.linking.statistical.model import StatisticalModel
-from pipeline.linking.statistical.spotter import Spotter, WordFeatures
-from pipeline.linking.statistical.spotting import Spot, SpotSelector
-from pipeline.linking.statistical.tokenizer import TokenizedText, Tokenizer
+from longtail.errors import UsageError
+from longtail.linking.annotation import Annotation, LinkError, LinkResult
+from longtail.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
+from longtail.linking.statistical.model import StatisticalModel
+from longtail.linking.statistical.spotter import Spotter, WordFeatures
+from longtail.linking.statistical.spotting import Spot, SpotSelector
+from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer
 
 BATCH_CHARACTERS = 200_000
 BATCH_TEXTS = 256

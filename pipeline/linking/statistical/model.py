@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import UsageError
-from pipeline.linking.statistical.tokenizer import read_stop_words, stable_hash
+from longtail.errors import UsageError
+from longtail.linking.statistical.tokenizer import read_stop_words, stable_hash
 
 FORMAT = "longtail-statistical-model"
 VERSION = 1

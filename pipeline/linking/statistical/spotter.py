@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.linking.statistical.tokenizer import Tokenizer, stable_hash
+from longtail.linking.statistical.tokenizer import Tokenizer, stable_hash
 
 MIX = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1

@@ -26,8 +26,8 @@ from itertools import chain
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.linking.statistical.model import StatisticalModel
-from pipeline.linking.statistical.tokenizer import TokenizedText
+from longtail.linking.statistical.model import StatisticalModel
+from longtail.linking.statistical.tokenizer import TokenizedText
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from pipeline.linking.annotation import DBPEDIA_RESOURCE, canonical_uri
+from longtail.linking.annotation import DBPEDIA_RESOURCE, canonical_uri
 
 URI_COUNTS = "uriCounts"
 PAIR_COUNTS = "pairCounts"

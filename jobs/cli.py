@@ -11,12 +11,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline import __version__, stage_args
-from pipeline.analysis.commands import register as register_analysis
-from pipeline.errors import UsageError
-from pipeline.packaging import register as register_packaging
-from pipeline.serve import register as register_serve
-from pipeline.wikipedia.options import add_build_args, add_pruning_args
+from longtail import __version__, stage_args
+from longtail.analysis.commands import register as register_analysis
+from longtail.errors import UsageError
+from longtail.packaging import register as register_packaging
+from longtail.serve import register as register_serve
+from longtail.wikipedia.options import add_build_args, add_pruning_args
 
 EPILOG = """\
 typical run:
@@ -28,13 +28,13 @@ typical run:
 
 
 def _spark(args: argparse.Namespace, name: str):
-    from jobs.session import LazySession
+    from longtail.jobs.session import LazySession
 
     return LazySession(f"longtail {name}", args.master)
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
-    from pipeline.linking.spotlight.wire import render_annotate_json
+    from longtail.linking.spotlight.wire import render_annotate_json
 
     if args.spotlight and args.text is None and len(args.spotlight) > 1 \
             and not args.spotlight[-1].startswith(("http://", "https://")):
@@ -51,7 +51,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_model_import(args: argparse.Namespace) -> int:
-    from pipeline.linking.statistical import import_wikistats
+    from longtail.linking.statistical import import_wikistats
 
     report = import_wikistats(args.wikistats, args.out, progress=_stderr_progress,
                               instance_types=args.instance_types, overwrite=args.overwrite,
@@ -63,8 +63,8 @@ def cmd_model_import(args: argparse.Namespace) -> int:
 
 
 def cmd_model_build(args: argparse.Namespace) -> int:
-    from jobs.build_model import build_model
-    from pipeline.wikipedia.options import build_options
+    from longtail.jobs.build_model import build_model
+    from longtail.wikipedia.options import build_options
 
     options = build_options(args)
     report = build_model(_spark(args, "model build"), args.wikipedia, args.out, options)
@@ -76,8 +76,8 @@ def cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    from jobs.link import run_link
-    from pipeline.corpus import resolve_inputs
+    from longtail.jobs.link import run_link
+    from longtail.corpus import resolve_inputs
 
     spec = stage_args.linker_spec(args)
     resolve_inputs(args.corpus, args.corpus_format)  # wrong paths stop before Spark starts
@@ -89,7 +89,7 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from jobs.index import run_index
+    from longtail.jobs.index import run_index
 
     run_index(_spark(args, "index"), args.out, min_cooccurrence=args.min_cooccurrence,
               max_entities_per_doc=args.max_entities_per_doc)
@@ -97,8 +97,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
-    from jobs.qa import run_qa
-    from pipeline.qa.readers import resolve_qa_paths
+    from longtail.jobs.qa import run_qa
+    from longtail.qa.readers import resolve_qa_paths
 
     spec = stage_args.linker_spec(args)
     resolve_qa_paths(args.qa)
@@ -109,7 +109,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    from jobs.count import run_count
+    from longtail.jobs.count import run_count
 
     run_count(_spark(args, "count"), args.out, exclude_countries=args.exclude_countries,
               countries=args.countries)
@@ -117,9 +117,9 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobs.run import run_all
-    from pipeline.corpus import resolve_inputs
-    from pipeline.qa.readers import resolve_qa_paths
+    from longtail.jobs.run import run_all
+    from longtail.corpus import resolve_inputs
+    from longtail.qa.readers import resolve_qa_paths
 
     stage_args.linker_spec(args)
     resolve_inputs(args.corpus, args.corpus_format)
@@ -129,8 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from pipeline.query.database import run_query
-    from pipeline.query.printing import print_rows
+    from longtail.query.database import run_query
+    from longtail.query.printing import print_rows
 
     columns, rows = run_query(args.out_dir, args.sql)
     print_rows(columns, rows, args.output_format)
@@ -138,15 +138,15 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from pipeline.query.docs_view import question_report
-    from pipeline.query.printing import print_question_report
+    from longtail.query.docs_view import question_report
+    from longtail.query.printing import print_question_report
 
     print_question_report(question_report(args.out_dir, args.question_id, args.limit))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import run_demo
+    from longtail.jobs.demo import run_demo
 
     run_demo(args.out, master=args.master)
     return 0

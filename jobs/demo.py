@@ -10,9 +10,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.linking.spec import LinkerSpec
-from pipeline.output import OutputFolder
-from pipeline.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
+from longtail.linking.spec import LinkerSpec
+from longtail.output import OutputFolder
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
 
 DEMO_CONFIDENCE = 0.4
 DEMO_SUPPORT = 0
@@ -27,12 +27,12 @@ TRY_QUERY = (
 
 def run_demo(out_dir: str, master: str | None = None) -> dict:
     """Build the sample model from its Wikipedia XML, then link, index, qa and count."""
-    from jobs.build_model import build_model
-    from jobs.count import run_count
-    from jobs.index import run_index
-    from jobs.link import run_link
-    from jobs.qa import run_qa
-    from jobs.session import spark_session
+    from longtail.jobs.build_model import build_model
+    from longtail.jobs.count import run_count
+    from longtail.jobs.index import run_index
+    from longtail.jobs.link import run_link
+    from longtail.jobs.qa import run_qa
+    from longtail.jobs.session import spark_session
 
     out = OutputFolder(out_dir)
     out.root.mkdir(parents=True, exist_ok=True)
