@@ -56,7 +56,8 @@ def sample_model() -> Path:
     model = OUT / "model"
     if not (model / "model.json").is_file():
         print(f"building the sample model into {model} (Spark, about a minute)", flush=True)
-        subprocess.run([sys.executable, "-m", "longtail.jobs.build_model", "--wikipedia", str(SAMPLE_WIKI),
+        subprocess.run([sys.executable, "-m", "longtail.jobs.build_model",
+                        "--wikipedia", str(SAMPLE_WIKI),
                         "--out", str(model), "--master", "local[2]"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
     return model

@@ -30,19 +30,18 @@ from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
-
-from longtail.jobs.session import spark_session
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord, failures_table
+from longtail.jobs.session import spark_session
 from longtail.linking.statistical import wikistats
 from longtail.linking.statistical.importer import import_wikistats
 from longtail.wikipedia import counts, pages
 from longtail.wikipedia.dump import plan_splits
 from longtail.wikipedia.options import BuildOptions, add_build_args, build_options
 from longtail.wikipedia.redirects import resolve_redirects
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
 REPORT_FILE = "build-report.json"
 FAILURES_FILE = "build-failures.parquet"

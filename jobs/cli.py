@@ -76,8 +76,8 @@ def cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    from longtail.jobs.link import run_link
     from longtail.corpus import resolve_inputs
+    from longtail.jobs.link import run_link
 
     spec = stage_args.linker_spec(args)
     resolve_inputs(args.corpus, args.corpus_format)  # wrong paths stop before Spark starts
@@ -117,8 +117,8 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from longtail.jobs.run import run_all
     from longtail.corpus import resolve_inputs
+    from longtail.jobs.run import run_all
     from longtail.qa.readers import resolve_qa_paths
 
     stage_args.linker_spec(args)

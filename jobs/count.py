@@ -17,10 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pyspark.sql import SparkSession
-
-from longtail.jobs.session import spark_session
-from longtail.jobs.tables import read_table
 from longtail import stage_args
 from longtail.errors import UsageError
 from longtail.indexes.pair_counts import (
@@ -29,12 +25,15 @@ from longtail.indexes.pair_counts import (
     count_pairs_in_file,
     doc_ranges_disjoint,
 )
+from longtail.jobs.session import spark_session
+from longtail.jobs.tables import read_table
 from longtail.linking.annotation import entity_id
 from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
 from longtail.qa.countries import load_countries
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
+from pyspark.sql import SparkSession
 
 STAGE = "count"
 _ROWS = pa.schema([("doc_id", pa.int64()), ("entity_id", pa.int64())])

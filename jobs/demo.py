@@ -7,12 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
+from rich.console import Console
+from rich.table import Table
 
 DEMO_CONFIDENCE = 0.4
 DEMO_SUPPORT = 0

@@ -9,16 +9,15 @@ import argparse
 import sys
 import time
 
-from pyspark.sql import SparkSession, Window
-from pyspark.sql import functions as F
-
-from longtail.jobs.session import spark_session
-from longtail.jobs.tables import read_table, write_table
 from longtail import stage_args
 from longtail.errors import UsageError
+from longtail.jobs.session import spark_session
+from longtail.jobs.tables import read_table, write_table
 from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
 
 STAGE = "index"
 

@@ -9,16 +9,15 @@ import argparse
 import sys
 import time
 
-from pyspark.sql import SparkSession
-
-from longtail.jobs.session import spark_session
 from longtail import stage_args
 from longtail.corpus import count_rows, plan_shards, resolve_inputs
+from longtail.jobs.session import spark_session
 from longtail.linking.shard import STAGE, TABLES, link_shard, sum_shard_stats
 from longtail.linking.spec import LinkerSpec
 from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
+from pyspark.sql import SparkSession
 
 
 def run_link(

@@ -10,17 +10,16 @@ import sys
 import time
 from collections import Counter
 
-from pyspark.sql import SparkSession
-
-from longtail.jobs.session import spark_session
 from longtail import stage_args
 from longtail.failures import FailureRecord, failures_table
+from longtail.jobs.session import spark_session
 from longtail.linking.spec import LinkerSpec
 from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
 from longtail.qa.linking import STAGE, TABLES, link_qa_shard
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
+from pyspark.sql import SparkSession
 
 READ_SHARD = "read"
 

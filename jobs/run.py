@@ -8,14 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pyspark.sql import SparkSession
-
+from longtail import stage_args
 from longtail.jobs.count import run_count
 from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.jobs.session import spark_session
-from longtail import stage_args
+from pyspark.sql import SparkSession
 
 
 def run_all(spark: SparkSession, args: argparse.Namespace) -> dict:

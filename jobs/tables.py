@@ -6,13 +6,12 @@ import os
 import shutil
 import uuid
 
+from longtail.output import TMP_PREFIX, OutputFolder
+from longtail.schemas.tables import TABLES
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
-
-from longtail.output import TMP_PREFIX, OutputFolder
-from longtail.schemas.tables import TABLES
 
 
 def spark_schema(table: str) -> StructType:

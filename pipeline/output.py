@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from longtail.errors import UsageError
 from longtail.schemas.tables import TABLES
 

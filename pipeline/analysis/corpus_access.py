@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-
 from longtail.analysis.tables import parquet_glob, require
 from longtail.corpus import CorpusFile, Document, RecordFields, read_rows
 from longtail.corpus.ids import ROW_BITS, split_doc_id

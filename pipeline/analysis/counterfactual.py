@@ -21,7 +21,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from longtail.analysis.bins import count_bin
 from longtail.analysis.corpus_access import LinkedCorpus
 from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs

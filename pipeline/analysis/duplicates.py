@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-
 from longtail.analysis.corpus_access import LinkedCorpus
 from longtail.analysis.relevant_sets import relevant_doc_pairs
 from longtail.analysis.tables import read_table, require

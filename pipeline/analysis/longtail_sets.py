@@ -23,7 +23,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from longtail.analysis.corpus_access import LinkedCorpus
 from longtail.analysis.tables import parquet_glob, read_table, require
 from longtail.errors import UsageError

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-
 from longtail.analysis.corpus_access import CorpusOrder
 from longtail.analysis.paper_formats import IMPORT_STAGE, marker_key, render_entity
 from longtail.analysis.tables import read_table, require

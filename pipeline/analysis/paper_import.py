@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
 from longtail.analysis.paper_formats import (
     IMPORT_STAGE,
     BadRecord,
@@ -34,7 +33,14 @@ from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
-from longtail.schemas.tables import DOC_ENTITIES, DOCS, ENTITIES, ENTITY_URIS, QA_ENTITIES, QA_QUESTIONS
+from longtail.schemas.tables import (
+    DOC_ENTITIES,
+    DOCS,
+    ENTITIES,
+    ENTITY_URIS,
+    QA_ENTITIES,
+    QA_QUESTIONS,
+)
 
 ROWS_PER_PART = 5_000_000
 WRITES = ["docs", "doc_entities", "entity_uris", "entities", "failures", "qa_questions",

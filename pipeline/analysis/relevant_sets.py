@@ -9,7 +9,6 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from longtail.analysis.tables import parquet_glob, read_table, require
 from longtail.linking.annotation import entity_id
 from longtail.output import OutputFolder

@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-
 from longtail.errors import UsageError
 from longtail.manifest import record_stage
 from longtail.output import OutputFolder, atomic_path

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pyarrow as pa
-
 from longtail.corpus import Document, Shard, read_shard
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation, entity_id

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 
 import pyarrow as pa
-
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation
 from longtail.linking.shard import EntityUris

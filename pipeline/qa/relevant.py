@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-
 from longtail.output import OutputFolder
 from longtail.qa.heuristic import needed_pairs, relevant_documents
 from longtail.schemas.tables import QA_QUESTIONS, RELEVANT_DOCS, STATUS_LINKING_FAILED

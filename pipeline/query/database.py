@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-
 from longtail.errors import UsageError
 from longtail.output import OutputFolder
 from longtail.schemas.tables import TABLES

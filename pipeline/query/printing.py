@@ -6,11 +6,10 @@ import csv
 import json
 import sys
 
+from longtail.query.docs_view import QuestionReport
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from longtail.query.docs_view import QuestionReport
 
 
 def print_rows(columns: list[str], rows: list[tuple], output_format: str = "table") -> None:

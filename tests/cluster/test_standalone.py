@@ -19,11 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from longtail.output import OutputFolder
-from longtail.packaging import extra_requirements
+from longtail.packaging import wheel_requirements
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_QA_DESIGN
 from longtail.schemas.tables import STATUS_COUNTED, TABLES
+
 from tests.cluster.conftest import require_java
 from tests.cluster.standalone import (
     StandaloneCluster,
@@ -150,23 +150,25 @@ def test_run_on_standalone_cluster_equals_local_run(tmp_path, spotlight, packing
 def test_the_archive_holds_a_working_environment_without_pyspark(packing, tmp_path):
     report = packing.result()
     assert report.archive.is_file() and report.archive_bytes == report.archive.stat().st_size
-    assert report.requirements == extra_requirements(
-        requires_dist_text(), ["spark"])
+    assert report.requirements == wheel_requirements(requires_dist_text(), [])
     with tarfile.open(report.archive) as archive:
         names = archive.getnames()
-        site = next(n for n in names if n.endswith("/site-packages/pipeline/__init__.py"))
-        site = site.removesuffix("pipeline/__init__.py")
+        site = next(n for n in names if n.endswith("/site-packages/longtail/__init__.py"))
+        site = site.removesuffix("longtail/__init__.py")
         assert archive.getmember("bin/python").issym()
-        assert f"{site}jobs/run.py" in names and f"{site}schemas/tables.py" in names
-        assert f"{site}pipeline/sample/corpus/sample-corpus.jsonl" in names
+        assert f"{site}longtail/jobs/run.py" in names
+        assert f"{site}longtail/schemas/tables.py" in names
+        assert f"{site}longtail/sample/corpus/sample-corpus.jsonl" in names
+        for other in ("pipeline", "jobs", "schemas"):
+            assert not [n for n in names if n.startswith(f"{site}{other}/")], other
         assert not [n for n in names if n.startswith(f"{site}pyspark/")]
         assert not [n for n in names if "__editable__" in n]
         archive.extractall(tmp_path / "environment", filter="tar")
     # Unpacked somewhere else, as on an executor: it imports its own copy of longtail.
     python = tmp_path / "environment" / "bin" / "python"
     found = subprocess.run(
-        [str(python), "-c", "import pandas, pyarrow, longtail.linking.shard, longtail.schemas.tables; "
-                            "print(longtail.__file__)"],
+        [str(python), "-c", "import pandas, pyarrow, longtail.linking.shard, "
+                            "longtail.schemas.tables; print(longtail.__file__)"],
         capture_output=True, text=True, cwd=tmp_path, check=False)
     assert found.returncode == 0, found.stderr
     assert Path(found.stdout.strip()).is_relative_to(tmp_path / "environment")

@@ -11,9 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from longtail.jobs.build_model import REPORT_FILE, WIKISTATS_DIR, BuildOptions, build_model, main
 from longtail.errors import UsageError
+from longtail.jobs.build_model import REPORT_FILE, WIKISTATS_DIR, BuildOptions, build_model, main
 from longtail.linking.statistical import StatisticalLinker
 from longtail.linking.statistical.wikistats import (
     read_pair_counts,
@@ -21,6 +20,7 @@ from longtail.linking.statistical.wikistats import (
     read_token_counts,
     read_uri_counts,
 )
+
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.spark

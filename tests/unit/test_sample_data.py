@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from longtail.errors import UsageError
 from longtail.sample import (
     SAMPLE_CORPUS,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from longtail.linking.spotlight import (
     SpotlightClient,
     parse_annotate_json,

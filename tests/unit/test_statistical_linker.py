@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from longtail.errors import UsageError
 from longtail.linking.annotation import Linker
 from longtail.linking.statistical import (
@@ -21,6 +20,7 @@ from longtail.linking.statistical import (
     import_wikistats,
     stable_hash,
 )
+
 from tests.conftest import shared_path
 
 DBR = "http://dbpedia.org/resource/"

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from longtail.wikipedia.dump import (
     DumpError,
     DumpSplit,
@@ -15,6 +14,7 @@ from longtail.wikipedia.dump import (
     read_pages,
 )
 from longtail.wikipedia.titles import parse_link_target
+
 from tests.conftest import shared_path
 
 HEAD = (
