@@ -30,6 +30,10 @@ from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord, failures_table
 from longtail.jobs.session import spark_session
@@ -39,9 +43,6 @@ from longtail.wikipedia import counts, pages
 from longtail.wikipedia.dump import plan_splits
 from longtail.wikipedia.options import BuildOptions, add_build_args, build_options
 from longtail.wikipedia.redirects import resolve_redirects
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
 REPORT_FILE = "build-report.json"
 FAILURES_FILE = "build-failures.parquet"

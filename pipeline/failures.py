@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 
 import pyarrow as pa
+
 from longtail.schemas.tables import FAILURES
 
 MAX_DETAIL_CHARS = 2000

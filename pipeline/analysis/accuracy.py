@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+from scipy import stats
+
 from longtail.analysis.bins import UNCOUNTED, ZERO, count_bin
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.output import OutputFolder
 from longtail.schemas.analysis import ACCURACY, ACCURACY_QUESTIONS, ACCURACY_SUMMARY
-from scipy import stats
 
 NORMALISATIONS = ("squad", "triviaqa")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

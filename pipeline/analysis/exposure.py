@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
 from longtail.analysis.bins import count_bin
 from longtail.analysis.corpus_access import CorpusOrder
 from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs

@@ -9,8 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from longtail.errors import UsageError  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from longtail.errors import UsageError  # noqa: E402
 
 
 def new_figure(width: float = 8.0, height: float = 5.0) -> tuple[Figure, plt.Axes]:

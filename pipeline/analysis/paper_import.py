@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
 from longtail.analysis.paper_formats import (
     IMPORT_STAGE,
     BadRecord,

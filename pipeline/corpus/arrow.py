@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
+
 from longtail.corpus.filtered import FilteredFile, replace_when_done
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile

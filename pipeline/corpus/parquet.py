@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from longtail.corpus.filtered import FilteredFile, replace_when_done
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.errors import UsageError

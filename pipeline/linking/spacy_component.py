@@ -14,11 +14,12 @@ every entity also in `doc.spans[span_group]`, the original entities kept in
 
 from __future__ import annotations
 
-from longtail.linking.annotation import Annotation, Linker
-from longtail.linking.spec import LinkerSpec
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
+
+from longtail.linking.annotation import Annotation, Linker
+from longtail.linking.spec import LinkerSpec
 
 LABEL = "DBPEDIA_ENT"
 

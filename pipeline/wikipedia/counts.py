@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from longtail.linking.statistical.spotter import Spotter
 from longtail.linking.statistical.tokenizer import Tokenizer, normalize_surface_form
 from longtail.wikipedia.pages import ARTICLE

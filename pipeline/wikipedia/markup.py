@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 
 import mwparserfromhell
-from longtail.wikipedia.titles import ENGLISH, Namespaces, parse_link_target
 from mwparserfromhell.nodes import (
     Comment,
     ExternalLink,
@@ -25,6 +24,8 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 from mwparserfromhell.wikicode import Wikicode
+
+from longtail.wikipedia.titles import ENGLISH, Namespaces, parse_link_target
 
 # Tags whose content is not prose.
 _DROPPED_TAGS = frozenset(

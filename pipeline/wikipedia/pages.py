@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import pyarrow as pa
+
 from longtail.wikipedia.dump import DumpError, DumpSplit, WikiPage, read_namespaces, read_pages
 from longtail.wikipedia.markup import parse_wikitext
 from longtail.wikipedia.titles import Namespaces, canonical_title, parse_link_target

@@ -13,8 +13,8 @@ from importlib.metadata import distribution
 from pathlib import Path, PurePosixPath
 
 import pytest
-from longtail.jobs.cli import build_parser
 
+from longtail.jobs.cli import build_parser
 from tests.cluster.standalone import spark_home
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is a dev dependency: pip install -e '.[dev]'")

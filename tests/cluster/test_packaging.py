@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+
 from longtail.errors import UsageError
 from longtail.packaging import (
     DEFAULT_ARCHIVE,
@@ -17,7 +18,6 @@ from longtail.packaging import (
     register,
     wheel_requirements,
 )
-
 from tests.cluster.standalone import requires_dist_text
 
 ROOT = Path(__file__).resolve().parents[2]

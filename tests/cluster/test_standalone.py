@@ -19,11 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from longtail.output import OutputFolder
 from longtail.packaging import wheel_requirements
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_QA_DESIGN
 from longtail.schemas.tables import STATUS_COUNTED, TABLES
-
 from tests.cluster.conftest import require_java
 from tests.cluster.standalone import (
     StandaloneCluster,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
-from longtail.sample import SAMPLE_CORPUS
 
+from longtail.sample import SAMPLE_CORPUS
 from tests.servers.fake_spotlight import Faults, SpotlightProcess
 
 pytestmark = pytest.mark.slow

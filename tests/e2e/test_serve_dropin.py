@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 import spacy
+
 from longtail.linking.spotlight import SpotlightClient, parse_annotate_json
 from longtail.linking.statistical import StatisticalLinker
 from longtail.sample import SAMPLE_CORPUS
-
 from tests.servers.longtail_serve import PROJECT_ROOT, ServeProcess
 from tests.unit.test_serve import TEXTS, write_model
 

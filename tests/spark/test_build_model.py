@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from longtail.errors import UsageError
 from longtail.jobs.build_model import REPORT_FILE, WIKISTATS_DIR, BuildOptions, build_model, main
 from longtail.linking.statistical import StatisticalLinker
@@ -20,7 +21,6 @@ from longtail.linking.statistical.wikistats import (
     read_token_counts,
     read_uri_counts,
 )
-
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.spark

@@ -14,8 +14,8 @@ from collections import Counter
 import numpy as np
 import pyarrow.dataset as ds
 import pytest
-from longtail.jobs.count import run_count
 
+from longtail.jobs.count import run_count
 from tests.unit.test_analysis_paper_formats import import_archive
 
 pytestmark = pytest.mark.spark

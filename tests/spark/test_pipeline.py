@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from pyspark.testing import assertDataFrameEqual
+
 from longtail.jobs.count import run_count
 from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
@@ -21,7 +23,6 @@ from longtail.output import OutputFolder
 from longtail.qa.countries import load_countries
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import PIPELINE_TABLES
-from pyspark.testing import assertDataFrameEqual
 
 pytestmark = pytest.mark.spark
 
@@ -181,6 +182,7 @@ def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_pat
     import shutil
 
     import pyarrow.compute as pc
+
     from longtail.indexes.pair_counts import doc_ranges_disjoint
 
     out = tmp_path / "split"

@@ -6,12 +6,12 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+
 from longtail.jobs.count import run_count
 from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.linking.spec import LinkerSpec
-
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.spark

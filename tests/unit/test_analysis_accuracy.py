@@ -7,11 +7,11 @@ import json
 
 import pyarrow.dataset as ds
 import pytest
+
 from longtail.analysis.accuracy import exact_match, normalize_answer
 from longtail.analysis.bins import count_bin
 from longtail.analysis.commands import register
 from longtail.errors import UsageError
-
 from tests.unit.test_analysis_fixture import build_out
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from longtail.analysis.duplicates import find_duplicates, shingles
 from longtail.corpus import Document
 from longtail.errors import UsageError
-
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import B, build_out
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from longtail.errors import UsageError
 
+from longtail.errors import UsageError
 from tests.unit.test_analysis_accuracy import PNG_MAGIC, run, table
 from tests.unit.test_analysis_fixture import build_out
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import entity_id
 from longtail.output import OutputFolder

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from longtail.errors import UsageError
 
+from longtail.errors import UsageError
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import build_out, doc_id
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.dataset as ds
 import pytest
+
 from longtail.analysis.paper_formats import marker_reason, parse_entity, pyspotlight_value
 from longtail.errors import UsageError
-
 from tests.unit.test_analysis_accuracy import run
 
 R = "http://dbpedia.org/resource/"

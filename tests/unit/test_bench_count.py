@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+
 from longtail.output import OutputFolder
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
 from longtail.schemas.tables import (

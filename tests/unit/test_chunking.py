@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+
 from longtail.linking import chunking
 from longtail.linking.chunking import sentence_starts, split_for_request, split_in_half
-
 from tests.conftest import PROJECT_ROOT
 
 SENTENCES = (

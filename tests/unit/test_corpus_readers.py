@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+
 from longtail.corpus import (
     CorpusFile,
     Document,
@@ -25,7 +26,6 @@ from longtail.corpus import (
 )
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord
-
 from tests.conftest import shared_path
 
 # --- fixture builders ---------------------------------------------------------------------

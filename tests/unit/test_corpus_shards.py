@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+
 from longtail.corpus import (
     Document,
     count_rows,
@@ -28,7 +29,6 @@ from longtail.corpus import compression as corpus_compression
 from longtail.corpus.ids import MAX_FILES, MAX_ROWS_PER_FILE
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord
-
 from tests.conftest import PROJECT_ROOT, shared_path
 
 

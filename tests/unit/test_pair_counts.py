@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+
 from longtail.indexes import pair_counts
 from longtail.indexes.pair_counts import PairIndex, count_pairs
 

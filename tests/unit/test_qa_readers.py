@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord
 from longtail.qa.readers import QAPair, read_qa
-
 from tests.conftest import shared_path
 
 

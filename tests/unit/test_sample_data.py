@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from longtail.errors import UsageError
 from longtail.sample import (
     SAMPLE_CORPUS,

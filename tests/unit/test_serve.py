@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from longtail.linking.spotlight import (
     SpotlightClient,
     parse_annotate_json,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import spacy
-from longtail.linking.spacy_component import LABEL
 
+from longtail.linking.spacy_component import LABEL
 from tests.servers import FakeSpotlight
 from tests.unit.test_statistical_linker import MYTH, PARIS_CONTEXTS, build
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 import requests
+
 from longtail.errors import UsageError
 from longtail.linking.annotation import Linker, LinkError
 from longtail.linking.spotlight import SpotlightClient
-
 from tests.servers import DICTIONARY, DictionaryAnnotator, FakeSpotlight, Faults, SpotlightProcess
 from tests.servers import unused_port as _unused_port
 

@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from longtail.linking.annotation import Annotation, LinkError
 from longtail.linking.spotlight.wire import (
     Candidate,
@@ -24,7 +25,6 @@ from longtail.linking.spotlight.wire import (
     render_candidates_json,
     render_candidates_xml,
 )
-
 from tests.conftest import shared_path
 
 ANNOTATE_KEYS = ["@text", "@confidence", "@support", "@types", "@sparql", "@policy"]

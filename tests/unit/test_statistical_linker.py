@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from longtail.errors import UsageError
 from longtail.linking.annotation import Linker
 from longtail.linking.statistical import (
@@ -20,7 +21,6 @@ from longtail.linking.statistical import (
     import_wikistats,
     stable_hash,
 )
-
 from tests.conftest import shared_path
 
 DBR = "http://dbpedia.org/resource/"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+
 from longtail.linking.statistical.tokenizer import Tokenizer
 from longtail.wikipedia.counts import (
     article_links,

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from longtail.wikipedia.dump import (
     DumpError,
     DumpSplit,
@@ -14,7 +15,6 @@ from longtail.wikipedia.dump import (
     read_pages,
 )
 from longtail.wikipedia.titles import parse_link_target
-
 from tests.conftest import shared_path
 
 HEAD = (

@@ -5,6 +5,7 @@ import collections
 import re
 
 import pyarrow as pa
+
 from longtail.wikipedia.dump import DumpSplit, WikiPage
 from longtail.wikipedia.pages import (
     ARTICLE,
@@ -19,7 +20,6 @@ from longtail.wikipedia.pages import (
     splits_batch,
 )
 from longtail.wikipedia.titles import ENGLISH
-
 from tests.conftest import shared_path
 
 

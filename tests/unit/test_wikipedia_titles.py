@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from longtail.wikipedia.titles import ENGLISH, canonical_title, parse_link_target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 
 import pytest
+
 from longtail.linking.statistical.wikistats import (
     ReadStats,
     find_wikistats_file,
@@ -18,7 +19,6 @@ from longtail.linking.statistical.wikistats import (
     write_token_counts,
     write_uri_counts,
 )
-
 from tests.conftest import shared_path
 
 DBR = "http://dbpedia.org/resource/"

@@ -21,12 +21,13 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+
 from longtail.errors import UsageError
 from longtail.linking.annotation import Annotation, LinkError, LinkResult
 from longtail.linking.chunking import split_for_request, split_in_half
 from longtail.linking.spotlight.endpoints import EndpointPool, rest_base_url
 from longtail.linking.spotlight.wire import CandidateSpot, parse_annotate, parse_candidates_json
-from requests.adapters import HTTPAdapter
 
 Item = TypeVar("Item", Annotation, CandidateSpot)
 

@@ -18,6 +18,7 @@ from itertools import chain, compress, count
 from pathlib import Path
 
 import numpy as np
+
 from longtail.linking.statistical.model import ModelWriter, expand_ranges, index_dtype
 from longtail.linking.statistical.spotter import contains_sorted
 from longtail.linking.statistical.tokenizer import stable_hash

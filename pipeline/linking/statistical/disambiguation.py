@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
 from longtail.linking.statistical.spotting import Spot, SpotSelector
 

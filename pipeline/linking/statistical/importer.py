@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
 from longtail.errors import UsageError
 from longtail.linking.statistical.context_import import import_contexts
 from longtail.linking.statistical.model import STOP_WORDS_FILE, ModelWriter, index_dtype

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+
 from longtail.errors import UsageError
 from longtail.linking.annotation import Annotation, LinkError, LinkResult
 from longtail.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from longtail.errors import UsageError
 from longtail.linking.statistical.tokenizer import read_stop_words, stable_hash
 

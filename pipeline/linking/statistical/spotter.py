@@ -20,6 +20,7 @@ from itertools import repeat
 from pathlib import Path
 
 import numpy as np
+
 from longtail.linking.statistical.tokenizer import Tokenizer, stable_hash
 
 MIX = 0x9E3779B97F4A7C15

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
+
 from longtail.linking.statistical.model import StatisticalModel
 from longtail.linking.statistical.tokenizer import TokenizedText
-from rapidfuzz.distance import Levenshtein
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")
