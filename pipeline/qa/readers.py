@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import json
+import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,7 @@ class _BadRecord(Exception):
 def resolve_qa_paths(paths: Iterable[str]) -> list[Path]:
     """Files, folders (their files, sorted) and globs; a path that matches nothing is an error."""
     found: list[Path] = []
+    seen: set[str] = set()
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
@@ -57,7 +61,13 @@ def resolve_qa_paths(paths: Iterable[str]) -> list[Path]:
             if not matches:
                 raise UsageError(f"QA file not found: {raw}")
             found.extend(matches)
-    return found
+    unique = []
+    for path in found:  # a file named twice (or through a link) is read once
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    return unique
 
 
 def read_qa(
@@ -65,17 +75,21 @@ def read_qa(
     fmt: str,
     question_field: str = "question",
     answers_field: str = "answer",
+    dedupe_answers: bool = False,
 ) -> Iterator[QAPair | FailureRecord]:
-    """Every record of every file, in file order then row order."""
+    """Every record of every file, in file order then row order.
+
+    Answer aliases are kept as given, repeats included, as the paper's `link_qa.py` links
+    them; `dedupe_answers` keeps the first of each."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown QA format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     files = resolve_qa_paths(paths)
     for path in files:
-        yield from _read_file(path, fmt, question_field, answers_field)
+        yield from _read_file(path, fmt, question_field, answers_field, dedupe_answers)
 
 
 def _read_file(
-    path: Path, fmt: str, q_field: str, a_field: str
+    path: Path, fmt: str, q_field: str, a_field: str, dedupe: bool
 ) -> Iterator[QAPair | FailureRecord]:
     source = str(path)
     for row, raw in _records(path, fmt):
@@ -86,19 +100,28 @@ def _read_file(
         except _BadRecord as bad:
             yield FailureRecord(None, source, row, STAGE, bad.reason, bad.detail)
             continue
+        if dedupe:
+            answers = tuple(dict.fromkeys(answers))
         qid = str(own_id) if own_id not in (None, "") else f"{path.stem}:{row}"
         yield QAPair(qid, row, source, question, answers)
 
 
 def _records(path: Path, fmt: str) -> Iterator[tuple[int, object]]:
-    if fmt == "popqa" or path.suffix.lower() in (".tsv", ".csv"):
-        yield from _csv_records(path)
-        return
     try:
         data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read QA file {path}: {err.strerror}") from err
     stripped = data.lstrip()
+    looks_like_json = stripped[:1] in (b"[", b"{")
+    if fmt == "popqa" or path.suffix.lower() in (".tsv", ".csv"):
+        if looks_like_json:
+            raise UsageError(f"QA file {path} holds JSON, not the CSV/TSV of --qa-format "
+                             f"{fmt}; pass the --qa-format of its records")
+        yield from _csv_records(path, data, fmt)
+        return
+    if stripped and not looks_like_json and not _any_json_line(stripped):
+        raise UsageError(f"QA file {path} does not hold JSON records, as --qa-format {fmt} "
+                         "reads; pass --qa-format popqa for CSV/TSV files")
     if stripped[:1] in (b"[", b"{") and _is_single_json_document(stripped):
         doc = json.loads(stripped)
         items = doc.get("Data", doc.get("data")) if isinstance(doc, dict) else doc
@@ -131,14 +154,47 @@ def _parse_line(line: bytes) -> object:
         return _BadRecord("invalid_json", f"{err.msg} at column {err.colno}: {text[:80]!r}")
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, object]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8", errors="strict", newline="") as f:
+def _any_json_line(data: bytes, lines: int = 20) -> bool:
+    """True when one of the first non-empty lines parses as JSON (a JSON Lines file whose
+    first records are broken still reads record by record)."""
+    seen = 0
+    for line in data.splitlines():
+        if not line.strip():
+            continue
         try:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            yield from enumerate(reader)
-        except UnicodeDecodeError as err:
-            raise UsageError(f"QA file {path} is not UTF-8 (byte {err.start})") from err
+            json.loads(line)
+            return True
+        except ValueError:
+            seen += 1
+            if seen >= lines:
+                return False
+    return False
+
+
+POPQA_COLUMNS = ("question", "possible_answers")
+
+
+def _csv_records(path: Path, data: bytes, fmt: str) -> Iterator[tuple[int, object]]:
+    """Rows of a CSV/TSV file as dicts; a row with bytes that are not UTF-8 fails alone."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    text = data.decode("utf-8", errors="surrogateescape")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = reader.fieldnames or []
+    if fmt == "popqa":
+        missing = [c for c in POPQA_COLUMNS if c not in header]
+        if missing:
+            raise UsageError(f"QA file {path} has no {' or '.join(missing)} column, as "
+                             f"--qa-format popqa reads (its header: {', '.join(header)[:200]})")
+    for row, record in enumerate(reader):
+        bad = [k for k, v in record.items() if isinstance(v, str) and _has_surrogates(v)]
+        if bad:
+            yield row, _BadRecord("not_utf8", f"invalid UTF-8 in column {bad[0]}")
+        else:
+            yield row, record
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in value)
 
 
 def _extract(
@@ -148,7 +204,9 @@ def _extract(
         raise _BadRecord("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
     own_id = next((raw[k] for k in _ID_FIELDS if k in raw), None)
     if fmt == "triviaqa":
-        question = raw.get("question", raw.get("Question", raw.get("context")))
+        question = raw.get("question", raw.get("Question"))
+        if question is None and isinstance(raw.get("context"), str):
+            question = _unwrap_prompt(raw["context"])
         answers = _triviaqa_answers(raw)
     elif fmt == "entityquestions":
         question, answers = raw.get("question"), raw.get("answers")
@@ -164,22 +222,42 @@ def _extract(
         answers = [answers]
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise _BadRecord("missing_answers", "answers must be a string or a list of strings")
-    unique = tuple(dict.fromkeys(a for a in answers if a.strip()))
-    if not unique:
+    if not any(a.strip() for a in answers):
         raise _BadRecord("missing_answers", "the record has no non-empty answer")
-    return question, unique, own_id
+    return question, tuple(answers), own_id
+
+
+_PROMPT = re.compile(r"^\s*Question:\s*(?P<question>.*?)\s*\n\s*Answer:\s*$", re.DOTALL)
+
+
+def _unwrap_prompt(context: str) -> str:
+    """The question inside the flat TriviaQA shape's `Question: ...\nAnswer:` prompt."""
+    match = _PROMPT.match(context)
+    return match.group("question") if match else context
 
 
 def _triviaqa_answers(raw: dict) -> list[str] | None:
     answer = raw.get("answer", raw.get("Answer"))
     if isinstance(answer, dict):
-        aliases = answer.get("aliases", answer.get("Aliases")) or []
-        value = answer.get("value", answer.get("Value"))
-        return ([value] if isinstance(value, str) else []) + list(aliases)
+        return _value_and_aliases(answer.get("value", answer.get("Value")),
+                                  answer.get("aliases", answer.get("Aliases")))
     aliases = raw.get("aliases")
     if isinstance(answer, str):
-        return [answer, *(aliases or [])]
+        return _value_and_aliases(answer, aliases)
     return aliases if isinstance(aliases, list) else answer
+
+
+def _value_and_aliases(value: object, aliases: object) -> list | None:
+    """The answer's value, then its aliases as the record gives them: repeats among the
+    aliases stay, only the value itself is not listed a second time."""
+    if not isinstance(aliases, list):
+        aliases = []
+    if not isinstance(value, str):
+        return aliases
+    rest = list(aliases)
+    if value in rest:
+        rest.remove(value)
+    return [value, *rest]
 
 
 def _json_list(value: object) -> list | None:
