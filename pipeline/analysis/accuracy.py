@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-from scipy import stats
 
 from longtail.analysis.bins import UNCOUNTED, ZERO, count_bin
 from longtail.analysis.tables import read_table, require
@@ -52,6 +51,8 @@ def exact_match(prediction: str, answers: list[str], style: str = "squad") -> bo
 
 def wilson_interval(correct: int, n: int) -> tuple[float, float]:
     """95% Wilson score interval of a proportion."""
+    from scipy import stats  # the analysis extra: imported when used
+
     ci = stats.binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
     return float(ci.low), float(ci.high)
 
@@ -194,6 +195,8 @@ def _labels(paths: list[str]) -> list[str]:
 def _spearman(xs: list[int], ys: list[int]) -> tuple[float | None, float | None]:
     if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
         return None, None
+    from scipy import stats
+
     result = stats.spearmanr(xs, ys)
     rho, p = float(result.statistic), float(result.pvalue)
     return (None, None) if math.isnan(rho) else (rho, p)
