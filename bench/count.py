@@ -40,17 +40,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from longtail.analysis.tables import read_table  # noqa: E402
 from longtail.corpus.ids import ROW_BITS  # noqa: E402
 from longtail.linking.annotation import entity_id  # noqa: E402
 from longtail.output import OutputFolder  # noqa: E402
+from longtail.runner import commit_stage  # noqa: E402
 from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS  # noqa: E402
 
-STAGE = "bench"
+QA_SOURCE = "synthetic"
 DOCS_PER_PART = 125_000
 QUESTIONS_PER_PART = 25_000
 ZIPF_EXPONENT = 1.0
@@ -80,13 +81,14 @@ def surface_form(rank: int, n_seen: int) -> str:
     return f"Entity {rank}" if rank < n_seen else f"Unseen {rank - n_seen}"
 
 
-def write_corpus_index(out: OutputFolder, n_docs: int, n_entities: int, seed: int
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write doc_entities in parts of DOCS_PER_PART documents (part i = input file i).
+def corpus_index(n_docs: int, n_entities: int, seed: int
+                 ) -> tuple[list[pa.Table], np.ndarray, np.ndarray, np.ndarray]:
+    """doc_entities in parts of DOCS_PER_PART documents (part i = input file i).
 
-    Returns the entity ids by popularity rank, and each document's entity ranks as CSR arrays
-    (offsets, ranks) for the QA generator.
+    Returns the parts, the entity ids by popularity rank, and each document's entity ranks as
+    CSR arrays (offsets, ranks) for the QA generator.
     """
+    parts = []
     ids = np.array([entity_id(entity_uri(r, n_entities)) for r in range(n_entities)],
                    dtype=np.int64)
     weights = zipf_weights(n_entities)
@@ -100,33 +102,32 @@ def write_corpus_index(out: OutputFolder, n_docs: int, n_entities: int, seed: in
         key, inverse = np.unique(doc * n_entities + drawn, return_inverse=True)
         mentions = np.bincount(inverse, weights=rng.geometric(0.55, size=len(doc)))
         row, rank = key // n_entities, key % n_entities
-        out.write_part("doc_entities", STAGE, f"{part:05d}", pa.table({
+        parts.append(pa.table({
             "doc_id": (part << ROW_BITS) | row,
             "entity_id": ids[rank],
             "mentions": mentions.astype(np.int32),
         }))
         offsets.append(offsets[-1][-1] + np.cumsum(np.bincount(row, minlength=n)))
         ranks.append(rank.astype(np.int32))
-    return ids, np.concatenate(offsets), np.concatenate(ranks)
+    return parts, ids, np.concatenate(offsets), np.concatenate(ranks)
 
 
-def write_entity_uris(out: OutputFolder, ids: np.ndarray, n_seen: int, seed: int) -> None:
+def entity_uris(ids: np.ndarray, n_seen: int, seed: int) -> pa.Table:
     rng = np.random.default_rng([seed, 2])
     support = (zipf_weights(len(ids)) * 5e7).astype(np.int64) + rng.integers(21, 60, len(ids))
     types = rng.integers(0, len(TYPES), size=len(ids))
-    out.write_part("entity_uris", STAGE, "00000", pa.table({
+    return pa.table({
         "entity_id": ids, "uri": [entity_uri(r, n_seen) for r in range(len(ids))],
-        "support": support, "types": [TYPES[t] for t in types.tolist()]}))
+        "support": support, "types": [TYPES[t] for t in types.tolist()]})
 
 
-def write_entities(out: OutputFolder, ids: np.ndarray, doc_freq: np.ndarray) -> None:
+def entities_table(uris: pa.Table, ids: np.ndarray, doc_freq: np.ndarray) -> pa.Table:
     """The index stage's `entities` table: URIs from entity_uris, document counts."""
-    uris = ds.dataset(str(out.table_dir("entity_uris")), format="parquet").to_table()
     order = np.argsort(uris["entity_id"].to_numpy())
     at = order[np.searchsorted(uris["entity_id"].to_numpy(), ids, sorter=order)]
-    out.write_part("entities", STAGE, "00000", pa.table({
+    return pa.table({
         "entity_id": ids, "uri": uris["uri"].take(at), "support": uris["support"].take(at),
-        "types": uris["types"].take(at), "doc_count": doc_freq, "mention_count": doc_freq}))
+        "types": uris["types"].take(at), "doc_count": doc_freq, "mention_count": doc_freq})
 
 
 class _QADrawer:
@@ -178,14 +179,16 @@ class _QADrawer:
         return questions, mentions
 
 
-def write_qa(out: OutputFolder, n_questions: int, ids: np.ndarray, n_seen: int,
-             doc_offsets: np.ndarray, doc_ranks: np.ndarray, seed: int) -> dict[str, int]:
-    """Write qa_questions and qa_entities in parts; returns how many pairs of each kind."""
+def qa_tables(n_questions: int, ids: np.ndarray, n_seen: int, doc_offsets: np.ndarray,
+              doc_ranks: np.ndarray, seed: int
+              ) -> tuple[list[pa.Table], list[pa.Table], dict[str, int]]:
+    """qa_questions and qa_entities in parts, and how many pairs of each kind."""
+    question_parts, entity_parts = [], []
     drawer = _QADrawer(seed, n_seen, len(ids) - n_seen, doc_offsets, doc_ranks,
                        pool=n_questions * 8 + 16)
     rnd = drawer.rnd
     kinds = rnd.choices(list(QA_KINDS), weights=list(QA_KINDS.values()), k=n_questions)
-    for part, start in enumerate(range(0, n_questions, QUESTIONS_PER_PART)):
+    for start in range(0, n_questions, QUESTIONS_PER_PART):
         questions: dict[str, list] = {n: [] for n in QA_QUESTIONS.names}
         entities: dict[str, list] = {n: [] for n in QA_ENTITIES.names}
         for row in range(start, min(n_questions, start + QUESTIONS_PER_PART)):
@@ -198,7 +201,7 @@ def write_qa(out: OutputFolder, n_questions: int, ids: np.ndarray, n_seen: int,
                        for j, r in enumerate(a_ranks)]
             linked = kind != "linking failed"
             for name, value in zip(QA_QUESTIONS.names,
-                                   (qid, row, "synthetic", question, answers, linked),
+                                   (qid, row, QA_SOURCE, question, answers, linked),
                                    strict=True):
                 questions[name].append(value)
             if not linked:
@@ -214,13 +217,14 @@ def write_qa(out: OutputFolder, n_questions: int, ids: np.ndarray, n_seen: int,
                 at += len(alias) + 1
             for role, r, offset in mentions:
                 for name, value in zip(QA_ENTITIES.names, (
-                        qid, row, role, int(ids[r]), surface_form(r, n_seen), offset,
+                        qid, row, QA_SOURCE, role, int(ids[r]), surface_form(r, n_seen),
+                        offset,
                         round(0.5 + rnd.random() / 2, 4), round(rnd.random() / 3, 4)),
                         strict=True):
                     entities[name].append(value)
-        out.write_part("qa_questions", STAGE, f"{part:05d}", pa.table(questions))
-        out.write_part("qa_entities", STAGE, f"{part:05d}", pa.table(entities))
-    return dict(Counter(kinds))
+        question_parts.append(pa.table(questions, schema=QA_QUESTIONS))
+        entity_parts.append(pa.table(entities, schema=QA_ENTITIES))
+    return question_parts, entity_parts, dict(Counter(kinds))
 
 
 def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: int,
@@ -229,23 +233,30 @@ def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: in
 
     Returns a one-line description of what was written.
     """
-    out = OutputFolder(out_root)
-    for table in ("doc_entities", "entity_uris", "entities", "qa_questions", "qa_entities"):
-        shutil.rmtree(out.table_dir(table), ignore_errors=True)
+    out = OutputFolder(str(out_root))
     n_unseen = max(10, n_questions // 10)
-    ids, doc_offsets, doc_ranks = write_corpus_index(out, n_docs, n_entities, seed)
+    parts, ids, doc_offsets, doc_ranks = corpus_index(n_docs, n_entities, seed)
     all_ids = np.concatenate([ids, np.array(
         [entity_id(entity_uri(n_entities + i, n_entities)) for i in range(n_unseen)],
         dtype=np.int64)])
-    write_entity_uris(out, all_ids, n_entities, seed)
-    kinds = write_qa(out, n_questions, all_ids, n_entities, doc_offsets, doc_ranks, seed)
+    uris = entity_uris(all_ids, n_entities, seed)
+    questions, entities, kinds = qa_tables(n_questions, all_ids, n_entities, doc_offsets,
+                                           doc_ranks, seed)
     doc_freq = np.bincount(doc_ranks, minlength=n_entities)
-    write_entities(out, all_ids, np.concatenate([doc_freq, np.zeros(n_unseen, np.int64)]))
-    parquet = sum(p.stat().st_size for p in out.table_dir("doc_entities").glob("*.parquet"))
+    for stage in ("index", "qa", "count"):
+        out.clear_stage(stage, ["doc_entities", "entities", "qa_questions", "qa_entities",
+                                "entity_uris", "relevant_docs"])
+    # The tables the index and qa stages would have written, committed as those stages.
+    index = commit_stage(out, "index", {"doc_entities": parts, "entities": entities_table(
+        uris, all_ids, np.concatenate([doc_freq, np.zeros(n_unseen, np.int64)]))})
+    commit_stage(out, "qa", {"qa_questions": questions, "qa_entities": entities,
+                             "entity_uris": uris})
+    parquet = sum(f["bytes"] for f in index["files"]["doc_entities"])
     return (f"{n_docs:,} documents, {len(doc_ranks):,} doc_entities rows "
             f"({parquet / 2**20:,.0f} MiB Parquet), {np.count_nonzero(doc_freq):,} of "
             f"{len(all_ids):,} entities in the corpus, the most frequent in {doc_freq.max():,} "
-            f"documents; {n_questions:,} QA pairs, {out.row_count('qa_entities'):,} qa_entities "
+            f"documents; {n_questions:,} QA pairs, {sum(t.num_rows for t in entities):,} "
+            "qa_entities "
             f"rows; kinds: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items())))
 
 
@@ -253,8 +264,7 @@ def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: in
 
 def load_entity_map(out: OutputFolder) -> dict[int, np.ndarray]:
     """Entity id -> its documents' ids, as the paper's training-entities .npz holds them."""
-    table = ds.dataset(str(out.table_dir("doc_entities")), format="parquet").to_table(
-        columns=["doc_id", "entity_id"])
+    table = read_table(out, "doc_entities", columns=["doc_id", "entity_id"])
     docs = table["doc_id"].to_numpy()
     entities = table["entity_id"].to_numpy()
     del table
@@ -273,12 +283,11 @@ def sort_entity_map(entity_map: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
 
 def load_qa_lists(out: OutputFolder) -> dict[str, tuple[list[int], list[int]]]:
     """Question id -> (question entities, answer mentions), like the paper's QA jsonl."""
-    questions = ds.dataset(str(out.table_dir("qa_questions")), format="parquet").to_table(
-        columns=["question_id"])
+    questions = read_table(out, "qa_questions", columns=["question_id"])
     lists: dict[str, tuple[list[int], list[int]]] = {
         qid: ([], []) for qid in questions["question_id"].to_pylist()}
-    entities = ds.dataset(str(out.table_dir("qa_entities")), format="parquet").to_table(
-        columns=["question_id", "role", "entity_id", "offset"]).sort_by(
+    entities = read_table(out, "qa_entities", columns=[
+        "question_id", "role", "entity_id", "offset"]).sort_by(
         [("question_id", "ascending"), ("offset", "ascending")])
     for qid, role, eid in zip(entities["question_id"].to_pylist(), entities["role"].to_pylist(),
                               entities["entity_id"].to_pylist(), strict=True):
@@ -401,13 +410,14 @@ def run_ours(out: OutputFolder, master: str, conf: dict[str, str], times: dict[s
     """Time `run_count` on a fresh local session; returns its stats with peaks and Spark jobs."""
     from longtail.jobs.count import run_count
     from longtail.jobs.session import spark_session
+    from longtail.stage_config import CountConfig
 
     reset_peak_rss()
     with timed(times, "ours: Spark session start-up (excluded)"):
         spark = spark_session("longtail count bench", master, **conf)
     jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     with timed(times, f"ours: run_count on {master} (CPU: driver + JVM)", jvm):
-        stats = run_count(spark, str(out.root))
+        stats = run_count(spark, CountConfig(), out)
     stats.update(jvm_peak=peak_rss(jvm), driver_peak=peak_rss(), load=os.getloadavg()[0],
                  jobs=spark_jobs(spark))
     spark.stop()
@@ -432,10 +442,10 @@ def run_paper(out: OutputFolder, times: dict[str, Timed]
 
 
 def time_duckdb(out: OutputFolder, pair: list[int], runs: int) -> tuple[int, float]:
-    """The pair count through OUT/longtail.duckdb: (documents, median warm seconds)."""
-    from longtail.query.database import connect
+    """The pair count through the output folder's views: (documents, median warm seconds)."""
+    from longtail.views import connect
 
-    with connect(out.root) as con:
+    with connect(out) as con:
         con.execute(PAIR_SQL, pair).fetchall()
         seconds = []
         for _ in range(runs):
@@ -474,14 +484,14 @@ def main() -> int:
     times: dict[str, Timed] = {}
     reset_peak_rss()
     with timed(times, "data generation (not compared)"):
-        summary = generate(out.root, args.docs, args.questions,
+        summary = generate(out.location, args.docs, args.questions,
                            args.entities or min(1_000_000, max(1_000, args.docs // 2)), args.seed)
     peaks = {"generation": peak_rss()}
     print(f"synthetic data (seed {args.seed}): {summary}")
 
     ours = run_ours(out, args.master, args.conf, times)
     peaks.update({"ours, Python driver": ours["driver_peak"], "ours, Spark JVM": ours["jvm_peak"]})
-    relevant = ds.dataset(str(out.table_dir("relevant_docs")), format="parquet").to_table()
+    relevant = read_table(out, "relevant_docs")
     print(f"relevant_docs statuses: {ours['status']}; {ours['entity_pairs']:,} entity pairs "
           f"needed; counts: {count_buckets(relevant['relevant_docs'].to_pylist())}")
     for name, seconds, spill in ours["jobs"]:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from longtail.analysis.commands import register  # noqa: E402
 from longtail.linking.annotation import entity_id  # noqa: E402
 from longtail.output import OutputFolder  # noqa: E402
+from longtail.runner import commit_stage  # noqa: E402
 from longtail.schemas.tables import DOC_ENTITIES, DOCS, RELEVANT_DOCS  # noqa: E402
 
 DOCS_IN_CORPUS = 200_000
@@ -42,15 +43,14 @@ R = "http://dbpedia.org/resource/"
 
 
 def build(out: OutputFolder, rng: random.Random, np_rng: np.random.Generator) -> dict[str, int]:
-    """Write docs, doc_entities and relevant_docs; returns each question's count."""
-    out.root.mkdir(parents=True)
+    """Commit docs, doc_entities and relevant_docs; returns each question's count."""
     ids = np.arange(DOCS_IN_CORPUS, dtype=np.int64)
-    out.write_part("docs", "link", "all", pa.table({
+    commit_stage(out, "link", {"docs": pa.table({
         "doc_id": ids, "source": pa.array(["synthetic.jsonl"] * len(ids)), "row": ids,
         "external_id": pa.nulls(len(ids), pa.string()),
         "n_chars": np_rng.integers(500, 5_000, len(ids)),
         "n_mentions": np.full(len(ids), 2, np.int32),
-        "status": pa.array(["linked"] * len(ids))}, schema=DOCS))
+        "status": pa.array(["linked"] * len(ids))}, schema=DOCS)})
     counts: dict[str, int] = {}
     doc_parts, entity_parts = [], []
     cols: dict[str, list] = {name: [] for name in RELEVANT_DOCS.names}
@@ -67,15 +67,16 @@ def build(out: OutputFolder, rng: random.Random, np_rng: np.random.Generator) ->
                 entity_parts.append(np.full(n, entity_id(uri), np.int64))
         counts[qid] = n if status != "no answer entity" else None
         for name, value in zip(RELEVANT_DOCS.names, (
-                qid, k, f"question {k}?", [f"answer {k}"], q_uri, a_uri,
+                qid, k, "synthetic-qa.jsonl", f"question {k}?", [f"answer {k}"], q_uri, a_uri,
                 counts[qid] if status in ("counted", "zero") else None, None, None, status),
                 strict=True):
             cols[name].append(value)
     doc_ids = np.concatenate(doc_parts)
-    out.write_part("doc_entities", "index", "all", pa.table({
+    commit_stage(out, "index", {"doc_entities": pa.table({
         "doc_id": doc_ids, "entity_id": np.concatenate(entity_parts),
-        "mentions": np.ones(len(doc_ids), np.int32)}, schema=DOC_ENTITIES))
-    out.write_part("relevant_docs", "count", "all", pa.table(cols, schema=RELEVANT_DOCS))
+        "mentions": np.ones(len(doc_ids), np.int32)}, schema=DOC_ENTITIES)}, reads=["docs"])
+    commit_stage(out, "count", {"relevant_docs": pa.table(cols, schema=RELEVANT_DOCS)},
+                 reads=["doc_entities"])
     return counts
 
 
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     rng, np_rng = random.Random(args.seed), np.random.default_rng(args.seed)
     started = time.perf_counter()
-    out = OutputFolder(work / "out")
+    out = OutputFolder(str(work / "out"))
     counts = build(out, rng, np_rng)
     small = predictions(work / "small-model.jsonl", counts, 0.05, 0.12, rng)
     large = predictions(work / "large-model.jsonl", counts, 0.15, 0.16, rng)
@@ -111,10 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     register(cli.add_subparsers(dest="command"))
     images = Path(args.images)
     for argv_ in (
-        ["analyze", "accuracy", str(out.root), "--predictions", small, large,
+        ["analyze", "accuracy", out.location, "--predictions", small, large,
          "--labels", "smaller model (synthetic)", "larger model (synthetic)",
          "--min-bin-size", "50", "--plot", str(images / "accuracy.png")],
-        ["exposure", str(out.root), "--tokens-per-step", "125000", "--tokens-per-char", "0.25",
+        ["exposure", out.location, "--tokens-per-step", "125000", "--tokens-per-char", "0.25",
          "--plot", str(images / "exposure_gaps.png")],
     ):
         parsed = cli.parse_args(argv_)

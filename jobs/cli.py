@@ -7,15 +7,15 @@ work without it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
-from longtail import __version__, stage_args
+from longtail import __version__, stage_config
 from longtail.analysis.commands import register as register_analysis
-from longtail.errors import UsageError
+from longtail.jobs.errors import run_guarded
 from longtail.packaging import register as register_packaging
 from longtail.serve import register as register_serve
+from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from longtail.wikipedia.options import add_build_args, add_pruning_args
 
 EPILOG = """\
@@ -40,7 +40,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             and not args.spotlight[-1].startswith(("http://", "https://")):
         args.text = args.spotlight.pop()  # `--spotlight URL... TEXT`: the list took the text
     text = args.text if args.text is not None else sys.stdin.read().removesuffix("\n")
-    linker = stage_args.linker_spec(args).build()
+    linker = stage_config.linker_spec(args).build()
     try:
         annotations = linker.annotate(text)
     finally:
@@ -79,20 +79,17 @@ def cmd_link(args: argparse.Namespace) -> int:
     from longtail.corpus import resolve_inputs
     from longtail.jobs.link import run_link
 
-    spec = stage_args.linker_spec(args)
-    resolve_inputs(args.corpus, args.corpus_format)  # wrong paths stop before Spark starts
-    run_link(_spark(args, "link"), args.corpus, spec, args.out,
-             corpus_format=args.corpus_format, text_field=args.text_field,
-             id_field=args.id_field, rows_per_shard=args.rows_per_shard,
-             overwrite=args.overwrite)
+    config = stage_config.from_args(CorpusConfig, args)
+    resolve_inputs(config.corpus, config.corpus_format)  # wrong paths stop before Spark starts
+    spec = stage_config.linker_spec(args)
+    run_link(_spark(args, "link"), config, spec, args.out, overwrite=args.overwrite)
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from longtail.jobs.index import run_index
 
-    run_index(_spark(args, "index"), args.out, min_cooccurrence=args.min_cooccurrence,
-              max_entities_per_doc=args.max_entities_per_doc)
+    run_index(_spark(args, "index"), stage_config.from_args(IndexConfig, args), args.out)
     return 0
 
 
@@ -100,19 +97,17 @@ def cmd_qa(args: argparse.Namespace) -> int:
     from longtail.jobs.qa import run_qa
     from longtail.qa.readers import resolve_qa_paths
 
-    spec = stage_args.linker_spec(args)
-    resolve_qa_paths(args.qa)
-    run_qa(_spark(args, "qa"), args.qa, args.qa_format, spec, args.out,
-           question_field=args.question_field, answers_field=args.answers_field,
-           rows_per_shard=args.qa_rows_per_shard, overwrite=args.overwrite)
+    config = stage_config.from_args(QAConfig, args)
+    resolve_qa_paths(config.qa)
+    spec = stage_config.linker_spec(args)
+    run_qa(_spark(args, "qa"), config, spec, args.out, overwrite=args.overwrite)
     return 0
 
 
 def cmd_count(args: argparse.Namespace) -> int:
     from longtail.jobs.count import run_count
 
-    run_count(_spark(args, "count"), args.out, exclude_countries=args.exclude_countries,
-              countries=args.countries)
+    run_count(_spark(args, "count"), stage_config.from_args(CountConfig, args), args.out)
     return 0
 
 
@@ -121,27 +116,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     from longtail.jobs.run import run_all
     from longtail.qa.readers import resolve_qa_paths
 
-    stage_args.linker_spec(args)
+    for config_class in (CorpusConfig, QAConfig, IndexConfig, CountConfig):
+        stage_config.from_args(config_class, args)  # bad values stop before Spark starts
     resolve_inputs(args.corpus, args.corpus_format)
     resolve_qa_paths(args.qa)
+    stage_config.linker_spec(args)
     run_all(_spark(args, "run"), args)
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from longtail.query.database import run_query
-    from longtail.query.printing import print_rows
+    from longtail.console import print_rows
+    from longtail.output import OutputFolder
+    from longtail.query.database import check_read_only, export_result, run_query
 
-    columns, rows = run_query(args.out_dir, args.sql)
-    print_rows(columns, rows, args.output_format)
+    out = OutputFolder(args.out_dir)
+    check_read_only(args.sql)
+    if args.output:
+        export_result(run_query(out, "SELECT 1 WHERE false"), args.output, out)  # checks only
+    result = run_query(out, args.sql, allow_stale=args.allow_stale)
+    if args.output:
+        rows = export_result(result, args.output, out)
+        print(f"{rows:,} row{'s' if rows != 1 else ''} written to {args.output}",
+              file=sys.stderr)
+    else:
+        print_rows(result.column_names, [tuple(r.values()) for r in result.to_pylist()],
+                   args.output_format)
     return 0
 
 
-def cmd_docs(args: argparse.Namespace) -> int:
-    from longtail.query.docs_view import question_report
-    from longtail.query.printing import print_question_report
+def cmd_status(args: argparse.Namespace) -> int:
+    from longtail.query.status import print_status
 
-    print_question_report(question_report(args.out_dir, args.question_id, args.limit))
+    return print_status(args.out_dir)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from longtail.query.docs_view import question_reports
+    from longtail.query.printing import print_question_reports
+
+    print_question_reports(question_reports(args.out_dir, args.question_id, args.limit))
     return 0
 
 
@@ -164,8 +178,15 @@ def _print_mapping(title: str, mapping: dict) -> None:
               f"  {key:<{width}}  {value}")
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse with wrong usage as one line (the usage itself is in --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="longtail",
         description="Count the pretraining documents that support the fact behind each question.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -180,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("annotate", "link one text and print Spotlight's /rest/annotate JSON", cmd_annotate)
     p.add_argument("text", nargs="?", metavar="TEXT", help="text to link (default: stdin)")
-    stage_args.add_linker(p)
+    stage_config.add_linker_flags(p)
 
     model = sub.add_parser("model", help="build or import the embedded linker's model",
                            description="build or import the embedded linker's model")
@@ -198,29 +219,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("build", "build a model from Wikipedia XML dumps with Spark, as Spotlight does",
                 cmd_model_build, model_sub)
     add_build_args(p)
-    stage_args.add_master(p)
+    stage_config.add_master(p)
 
-    stage_args.add_link_args(command(
+    stage_config.add_link_args(command(
         "link", "entity-link a corpus: writes docs, mentions, entity_uris, failures", cmd_link))
-    stage_args.add_index_args(command(
+    stage_config.add_index_args(command(
         "index", "build entities, doc_entities and cooccurrence from mentions", cmd_index))
-    stage_args.add_qa_args(command(
+    stage_config.add_qa_args(command(
         "qa", "entity-link a QA dataset: writes qa_questions, qa_entities", cmd_qa))
-    stage_args.add_count_args(command(
+    stage_config.add_count_args(command(
         "count", "count relevant documents per question: writes relevant_docs", cmd_count))
-    stage_args.add_run_args(command("run", "link, index, qa and count in one go", cmd_run))
+    stage_config.add_run_args(command("run", "link, index, qa and count in one go", cmd_run))
 
-    p = command("query", "run SQL on an output folder's DuckDB views and print the result",
-                cmd_query)
+    p = command("query", "run one read-only SQL statement on an output folder's tables and "
+                "print the result (or write it with --output)", cmd_query)
     p.add_argument("out_dir", metavar="OUT")
-    p.add_argument("sql", metavar="SQL")
-    p.add_argument("--output-format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("sql", metavar="SQL", help="one SELECT (or EXPLAIN) statement; statements "
+                   "that write, attach, install or load are refused")
+    p.add_argument("--output-format", choices=["table", "csv", "json"], default="table",
+                   help="how to print the result (default table)")
+    p.add_argument("--output", metavar="FILE", default=None,
+                   help="write the result to FILE (.csv, .parquet or .jsonl) instead of "
+                        "printing it; FILE may not be inside OUT")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="answer from tables that are stale (see `longtail status`) instead of "
+                        "refusing")
 
-    p = command("docs", "show a question, its winning entity pair and its relevant documents",
-                cmd_docs)
+    p = command("docs", "show the questions with an id, their winning entity pairs and their "
+                "relevant documents", cmd_docs)
     p.add_argument("out_dir", metavar="OUT")
     p.add_argument("question_id", metavar="QUESTION_ID")
-    p.add_argument("--limit", type=int, default=10, help="documents to show (default 10)")
+    p.add_argument("--limit", type=int, default=10,
+                   help="documents to show per question (default 10)")
+
+    p = command("status", "show each stage of an output folder: parameters, row counts, when "
+                "it ran, and whether it is fresh or stale (and why)", cmd_status)
+    p.add_argument("out_dir", metavar="OUT")
 
     register_analysis(sub)
     register_packaging(sub)
@@ -228,40 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", "run every stage on the bundled sample with local Spark", cmd_demo)
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
-    stage_args.add_master(p)
+    stage_config.add_master(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    def handle(arguments: Sequence[str] | None) -> int:
+        args = build_parser().parse_args(arguments)
         return args.handler(args)
-    except UsageError as err:
-        print(f"longtail: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("longtail: interrupted; finished shards are kept, run again to resume",
-              file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - last line of defence: name the known causes
-        hint = _known_cause(err)
-        if hint is None:
-            raise
-        print(f"longtail: error: {hint}", file=sys.stderr)
-        return 1
 
-
-def _known_cause(err: Exception) -> str | None:
-    """One line for failures a user can act on, also when Spark wraps them in its own error."""
-    text = f"{type(err).__name__}: {err}"
-    for line in text.splitlines():
-        if "EndpointsUnreachable: " in line:
-            return line.split("EndpointsUnreachable: ", 1)[1].strip()
-    if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
-        java = os.environ.get("JAVA_HOME", "java on PATH")
-        return f"Spark could not start Java ({java}); install a Java 17 runtime"
-    return None
+    return run_guarded(handle, argv)
 
 
 if __name__ == "__main__":

@@ -10,100 +10,95 @@ with the corpus, not with the square of its entity vocabulary.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-from longtail import stage_args
-from longtail.errors import UsageError
+
+from longtail import stage_config
 from longtail.indexes.pair_counts import (
     PairIndex,
     count_pairs,
     count_pairs_in_file,
     doc_ranges_disjoint,
 )
+from longtail.jobs.errors import job_main
 from longtail.jobs.session import spark_session
-from longtail.jobs.tables import read_table
+from longtail.jobs.tables import read_files
 from longtail.linking.annotation import entity_id
-from longtail.manifest import record_stage
-from longtail.output import OutputFolder
+from longtail.output import FileEntry, OutputFolder
 from longtail.progress import stage_line
 from longtail.qa.countries import load_countries
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
-from pyspark.sql import SparkSession
+from longtail.runner import StageSpec, WholeStage, say_on_stderr
+from longtail.stage_config import CountConfig
 
 STAGE = "count"
+READS = ["doc_entities", "entities", "qa_questions", "qa_entities"]
 _ROWS = pa.schema([("doc_id", pa.int64()), ("entity_id", pa.int64())])
 
 
-def run_count(
-    spark: SparkSession,
-    out_root: str,
-    *,
-    exclude_countries: bool = False,
-    countries: str | None = None,
-) -> dict:
-    started = time.perf_counter()
-    out = OutputFolder(out_root)
-    for table, stage in (("doc_entities", "index"), ("entities", "index"),
-                         ("qa_questions", "qa")):
-        if not out.has_table(table):
-            raise UsageError(f"no {table} under {out.root}: run `longtail {stage}` first")
-    excluded = ({entity_id(u) for u in load_countries(countries)}
-                if exclude_countries else set())
-    qa = QAEntityLists.load(out, excluded)
-    wanted = qa.entity_ids()
-    entities = ds.dataset(str(out.table_dir("entities")), format="parquet").to_table(
-        columns=["entity_id", "uri", "doc_count"],
-        filter=pc.field("entity_id").isin(sorted(wanted)))
-    ids = entities["entity_id"].to_pylist()
-    doc_count = dict(zip(ids, entities["doc_count"].to_pylist(), strict=True))
-    uris = dict(zip(ids, entities["uri"].to_pylist(), strict=True))
-    index = PairIndex.build(sorted(qa.needed_pairs()))
+def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
+              say=say_on_stderr) -> dict:
+    out = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    spec = StageSpec(STAGE, ["relevant_docs"], stage_config.parameters(config))
+    with WholeStage(out, spec, reads=READS, say=say) as run:
+        excluded = ({entity_id(u) for u in load_countries(config.countries)}
+                    if config.exclude_countries else set())
+        qa_stages = run.lineage.writers("qa_entities")
+        qa = QAEntityLists.from_tables(
+            out.read_table("qa_questions", run.committed_files("qa_questions")),
+            out.read_table("qa_entities", run.committed_files("qa_entities")), excluded)
+        wanted = sorted(qa.entity_ids())
+        entities = out.read_table("entities", run.committed_files("entities"),
+                                  ["entity_id", "doc_count"], pc.field("entity_id").isin(wanted))
+        doc_count = dict(zip(entities["entity_id"].to_pylist(),
+                             entities["doc_count"].to_pylist(), strict=True))
+        # URIs of the QA entities come from the stage that linked the questions, so an
+        # answer the corpus never mentions still has its name.
+        names = out.read_table("entity_uris", run.committed_files("entity_uris", qa_stages),
+                               ["entity_id", "uri"], pc.field("entity_id").isin(wanted))
+        uris = dict(zip(names["entity_id"].to_pylist(), names["uri"].to_pylist(), strict=True))
+        index = PairIndex.build(sorted(qa.needed_pairs()))
 
-    pair_docs: dict[tuple[int, int], int] = {}
-    if len(index):
-        totals = _count_pairs(spark, out, index)
-        pair_docs = {(int(q), int(a)): int(n)
-                     for (q, a), n in zip(index.pairs, totals, strict=True) if n}
+        pair_docs: dict[tuple[int, int], int] = {}
+        if len(index):
+            totals = _count_pairs(spark, out, run.committed_files("doc_entities"), index)
+            pair_docs = {(int(q), int(a)): int(n)
+                         for (q, a), n in zip(index.pairs, totals, strict=True) if n}
 
-    table = relevant_docs_table(qa, pair_docs, doc_count, uris)
-    out.clear_stage(STAGE, ["relevant_docs"])
-    out.write_part("relevant_docs", STAGE, "all", table)
-    stats = {"questions": table.num_rows, "entity_pairs": len(index),
-             "status": status_counts(table), "excluded_countries": len(excluded)}
-    seconds = time.perf_counter() - started
-    record_stage(out, STAGE, inputs={"doc_entities": str(out.table_dir("doc_entities")),
-                                     "qa_entities": str(out.table_dir("qa_entities"))},
-                 parameters={"exclude_countries": exclude_countries, "countries": countries},
-                 stats=stats, seconds=seconds)
-    print(stage_line(STAGE, seconds, questions=stats["questions"], **{
-        k.replace(" ", "_"): v for k, v in stats["status"].items()}), file=sys.stderr)
+        table = relevant_docs_table(qa, pair_docs, doc_count, uris)
+        run.write("relevant_docs", table)
+        run.stats.update({"questions": table.num_rows, "entity_pairs": len(index),
+                          "status": status_counts(table), "excluded_countries": len(excluded)})
+    stats = run.record["stats"]
+    say(stage_line(STAGE, run.record["seconds"], questions=stats["questions"], **{
+        k.replace(" ", "_"): v for k, v in stats["status"].items()}))
     return stats
 
 
-def _count_pairs(spark: SparkSession, out: OutputFolder, index: PairIndex) -> np.ndarray:
+def _count_pairs(spark, out: OutputFolder, files: list[FileEntry],
+                 index: PairIndex) -> np.ndarray:
     """Documents per wanted pair, one task per file when files hold disjoint document ranges
     (as the index stage writes them), else after grouping the rows by document."""
-    files = sorted(str(p) for p in out.table_dir("doc_entities").glob("*.parquet"))
+    paths = [f.path for f in files]
     sc = spark.sparkContext
     sc.setJobDescription(f"count: {len(index):,} entity pairs")
     shared = sc.broadcast(index)
     try:
-        if doc_ranges_disjoint(files):
-            return sc.parallelize(files, len(files)).map(
-                lambda path: count_pairs_in_file(path, shared.value)).treeReduce(np.add)
+        if doc_ranges_disjoint(out, paths):
+            return sc.parallelize(paths, len(paths)).map(
+                lambda path: count_pairs_in_file(out, path, shared.value)).treeReduce(np.add)
 
         def per_partition(batches):
-            table = pa.Table.from_batches(list(batches), schema=_ROWS)
+            batches = list(batches)
+            table = (pa.Table.from_batches(batches).select(_ROWS.names).cast(_ROWS)
+                     if batches else _ROWS.empty_table())
             counts = count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(),
                                  shared.value)
             yield pa.RecordBatch.from_pydict({"counts": [counts.tolist()]})
 
-        rows = (read_table(spark, out, "doc_entities").select("doc_id", "entity_id")
+        rows = (read_files(spark, out, "doc_entities", files).select("doc_id", "entity_id")
                 .repartitionByRange("doc_id").mapInArrow(per_partition, "counts array<long>"))
         return np.sum([np.array(r["counts"], dtype=np.int64) for r in rows.collect()]
                       or [np.zeros(len(index), dtype=np.int64)], axis=0)
@@ -113,12 +108,12 @@ def _count_pairs(spark: SparkSession, out: OutputFolder, index: PairIndex) -> np
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/count.py", description=__doc__.splitlines()[0])
-    stage_args.add_count_args(parser)
+    stage_config.add_count_args(parser)
     args = parser.parse_args(argv)
-    spark = spark_session("longtail count", args.master)
-    run_count(spark, args.out, exclude_countries=args.exclude_countries, countries=args.countries)
+    config = stage_config.from_args(CountConfig, args)
+    run_count(spark_session("longtail count", args.master), config, args.out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    job_main(main)

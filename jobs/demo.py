@@ -7,11 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
-from rich.console import Console
-from rich.table import Table
+from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 
 DEMO_CONFIDENCE = 0.4
 DEMO_SUPPORT = 0
@@ -34,7 +36,8 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
     from longtail.jobs.session import spark_session
 
     out = OutputFolder(out_dir)
-    out.root.mkdir(parents=True, exist_ok=True)
+    root = out.storage.local_path()
+    root.mkdir(parents=True, exist_ok=True)
     spark = spark_session("longtail demo", master or "local[2]",
                           **{"spark.sql.shuffle.partitions": "4"})
     seconds: dict[str, float] = {}
@@ -45,18 +48,19 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
         seconds[stage] = time.perf_counter() - started
         return result
 
-    model_dir = out.root / "model"
+    model_dir = root / "model"
     if not (model_dir / "model.json").exists():
         timed("model", build_model, spark, [str(SAMPLE_WIKI)], str(model_dir), DEMO_BUILD)
     else:
         seconds["model"] = 0.0
     spec = LinkerSpec(model=str(model_dir), confidence=DEMO_CONFIDENCE, support=DEMO_SUPPORT)
-    link = timed("link", run_link, spark, [str(SAMPLE_CORPUS)], spec, str(out.root),
-                 rows_per_shard=100)
-    index = timed("index", run_index, spark, str(out.root), min_cooccurrence=1)
-    qa = timed("qa", run_qa, spark, [str(SAMPLE_QA)], "nq-open", spec, str(out.root),
-               rows_per_shard=20)
-    count = timed("count", run_count, spark, str(out.root))
+    link = timed("link", run_link, spark,
+                 CorpusConfig(corpus=(str(SAMPLE_CORPUS),), rows_per_shard=100), spec, out)
+    index = timed("index", run_index, spark, IndexConfig(min_cooccurrence=1), out)
+    qa = timed("qa", run_qa, spark,
+               QAConfig(qa=(str(SAMPLE_QA),), qa_format="nq-open", qa_rows_per_shard=20),
+               spec, out)
+    count = timed("count", run_count, spark, CountConfig(), out)
     spark.stop()
     summary = {
         "documents": link["documents_in"],
@@ -70,7 +74,7 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
         **{f"questions {k}": v for k, v in count["status"].items()},
         "QA pairs failed": qa["unreadable"] + qa["link_failed"],
     }
-    _print_summary(out.root, summary, seconds)
+    _print_summary(root, summary, seconds)
     return summary
 
 

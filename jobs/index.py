@@ -6,109 +6,99 @@ spark-submit jobs/index.py --out OUT [--min-cooccurrence N] [--max-entities-per-
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
-from longtail import stage_args
-from longtail.errors import UsageError
-from longtail.jobs.session import spark_session
-from longtail.jobs.tables import read_table, write_table
-from longtail.manifest import record_stage
-from longtail.output import OutputFolder
-from longtail.progress import stage_line
-from pyspark.sql import SparkSession, Window
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from longtail import stage_config
+from longtail.jobs.errors import job_main
+from longtail.jobs.session import spark_session
+from longtail.jobs.tables import read_files, write_commit
+from longtail.output import OutputFolder
+from longtail.progress import stage_line
+from longtail.runner import StageSpec, WholeStage, say_on_stderr
+from longtail.stage_config import IndexConfig
+
 STAGE = "index"
+TABLES = ["entities", "doc_entities", "cooccurrence"]
 
 
-def run_index(
-    spark: SparkSession,
-    out_root: str,
-    *,
-    min_cooccurrence: int = stage_args.DEFAULT_MIN_COOCCURRENCE,
-    max_entities_per_doc: int = stage_args.DEFAULT_MAX_ENTITIES_PER_DOC,
-) -> dict:
-    started = time.perf_counter()
-    out = OutputFolder(out_root)
-    if not out.has_table("mentions"):
-        raise UsageError(f"no mentions under {out.root}: run `longtail link` first")
-    if min_cooccurrence < 1:
-        raise UsageError("--min-cooccurrence must be at least 1")
-    if max_entities_per_doc < 0:
-        raise UsageError("--max-entities-per-doc must be 0 (no cap) or more")
+def run_index(spark, config: IndexConfig, out: str | OutputFolder, *,
+              say=say_on_stderr) -> dict:
+    out = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    spec = StageSpec(STAGE, TABLES, stage_config.parameters(config))
+    with WholeStage(out, spec, reads=["mentions"], say=say) as run:
+        readers = sorted(run.upstream)  # the stage(s) that linked the corpus
+        mentions = read_files(spark, out, "mentions", run.committed_files("mentions", readers))
+        uris = read_files(spark, out, "entity_uris", run.committed_files("entity_uris", readers))
 
-    spark.sparkContext.setJobDescription("index: doc_entities")
-    mentions = read_table(spark, out, "mentions")
-    # Files hold disjoint, sorted ranges of documents: the count stage then needs no shuffle.
-    doc_entities = (mentions.groupBy("doc_id", "entity_id").agg(F.count("*").alias("mentions"))
-                    .repartitionByRange("doc_id").sortWithinPartitions("doc_id", "entity_id"))
-    write_table(doc_entities, out, "doc_entities")
-    doc_entities = read_table(spark, out, "doc_entities")
+        spark.sparkContext.setJobDescription("index: doc_entities")
+        # Files hold disjoint, sorted ranges of documents: the count stage needs no shuffle.
+        doc_entities = (mentions.groupBy("doc_id", "entity_id")
+                        .agg(F.count("*").alias("mentions"))
+                        .repartitionByRange("doc_id").sortWithinPartitions("doc_id", "entity_id"))
+        written = write_commit(doc_entities, run.writer, "doc_entities")
+        doc_entities = read_files(spark, out, "doc_entities", written).cache()
 
-    spark.sparkContext.setJobDescription("index: entities")
-    uris = read_table(spark, out, "entity_uris")
-    collisions = (uris.groupBy("entity_id").agg(F.countDistinct("uri").alias("n"))
-                  .where("n > 1").count())
-    if collisions:
-        raise RuntimeError(f"{collisions} entity ids are shared by different URIs")
-    names = uris.groupBy("entity_id").agg(
-        F.first("uri").alias("uri"), F.max("support").alias("support"),
-        F.first("types").alias("types"))
-    counts = doc_entities.groupBy("entity_id").agg(
-        F.count("*").alias("doc_count"), F.sum("mentions").alias("mention_count"))
-    entities = (names.join(counts, "entity_id", "left")
-                .fillna(0, subset=["doc_count", "mention_count"]))
-    write_table(entities, out, "entities")
+        spark.sparkContext.setJobDescription("index: entities")
+        collisions = (uris.groupBy("entity_id").agg(F.countDistinct("uri").alias("n"))
+                      .where("n > 1").count())
+        if collisions:
+            raise RuntimeError(f"{collisions} entity ids are shared by different URIs")
+        names = uris.groupBy("entity_id").agg(
+            F.first("uri").alias("uri"), F.max("support").alias("support"),
+            F.first("types").alias("types"))
+        counts = doc_entities.groupBy("entity_id").agg(
+            F.count("*").alias("doc_count"), F.sum("mentions").alias("mention_count"))
+        entities = (names.join(counts, "entity_id", "left")
+                    .fillna(0, subset=["doc_count", "mention_count"]))
+        write_commit(entities, run.writer, "entities")
 
-    spark.sparkContext.setJobDescription("index: cooccurrence")
-    per_doc = doc_entities
-    cap_stats = {"docs_capped": 0, "entities_left_out_of_pairs": 0}
-    if max_entities_per_doc:
-        order = Window.partitionBy("doc_id").orderBy(F.desc("mentions"), F.asc("entity_id"))
-        ranked = doc_entities.withColumn("rank", F.row_number().over(order))
-        per_doc = ranked.where(F.col("rank") <= max_entities_per_doc).drop("rank")
-        over = (doc_entities.groupBy("doc_id").count()
-                .where(F.col("count") > max_entities_per_doc)
-                .agg(F.count("*").alias("docs"),
-                     F.sum(F.col("count") - max_entities_per_doc).alias("left_out"))
-                .collect()[0])
-        cap_stats = {"docs_capped": int(over["docs"] or 0),
-                     "entities_left_out_of_pairs": int(over["left_out"] or 0)}
-    a = per_doc.select("doc_id", F.col("entity_id").alias("entity_a"))
-    b = per_doc.select("doc_id", F.col("entity_id").alias("entity_b"))
-    pairs = (a.join(b, "doc_id").where(F.col("entity_a") < F.col("entity_b"))
-             .groupBy("entity_a", "entity_b").agg(F.count("*").alias("doc_count"))
-             .where(F.col("doc_count") >= min_cooccurrence))
-    write_table(pairs, out, "cooccurrence")
+        spark.sparkContext.setJobDescription("index: cooccurrence")
+        cap = config.max_entities_per_doc
+        per_doc = doc_entities
+        cap_stats = {"docs_capped": 0, "entities_left_out_of_pairs": 0}
+        if cap:
+            order = Window.partitionBy("doc_id").orderBy(F.desc("mentions"), F.asc("entity_id"))
+            ranked = doc_entities.withColumn("rank", F.row_number().over(order))
+            per_doc = ranked.where(F.col("rank") <= cap).drop("rank")
+            over = (doc_entities.groupBy("doc_id").count().where(F.col("count") > cap)
+                    .agg(F.count("*").alias("docs"),
+                         F.sum(F.col("count") - cap).alias("left_out"))
+                    .collect()[0])
+            cap_stats = {"docs_capped": int(over["docs"] or 0),
+                         "entities_left_out_of_pairs": int(over["left_out"] or 0)}
+        a = per_doc.select("doc_id", F.col("entity_id").alias("entity_a"))
+        b = per_doc.select("doc_id", F.col("entity_id").alias("entity_b"))
+        pairs = (a.join(b, "doc_id").where(F.col("entity_a") < F.col("entity_b"))
+                 .groupBy("entity_a", "entity_b").agg(F.count("*").alias("doc_count"))
+                 .where(F.col("doc_count") >= config.min_cooccurrence))
+        write_commit(pairs, run.writer, "cooccurrence")
+        doc_entities.unpersist()
 
-    stats = {
-        "entities": out.row_count("entities"),
-        "doc_entities": out.row_count("doc_entities"),
-        "cooccurrence_pairs": out.row_count("cooccurrence"),
-        "max_entities_per_doc": max_entities_per_doc,
-        **cap_stats,
-    }
-    seconds = time.perf_counter() - started
-    record_stage(out, STAGE, inputs={"mentions": str(out.table_dir("mentions"))},
-                 parameters={"min_cooccurrence": min_cooccurrence,
-                             "max_entities_per_doc": max_entities_per_doc},
-                 stats=stats, seconds=seconds)
-    print(stage_line(STAGE, seconds, entities=stats["entities"],
-                     doc_entities=stats["doc_entities"], pairs=stats["cooccurrence_pairs"],
-                     docs_capped=stats["docs_capped"]), file=sys.stderr)
+        rows = {t: sum(f.rows for f in run.writer.files if f.table == t) for t in TABLES}
+        run.stats.update({
+            "entities": rows["entities"],
+            "doc_entities": rows["doc_entities"],
+            "cooccurrence_pairs": rows["cooccurrence"],
+            "max_entities_per_doc": cap,
+            **cap_stats,
+        })
+    stats = run.record["stats"]
+    say(stage_line(STAGE, run.record["seconds"], entities=stats["entities"],
+                   doc_entities=stats["doc_entities"], pairs=stats["cooccurrence_pairs"],
+                   docs_capped=stats["docs_capped"]))
     return stats
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/index.py", description=__doc__.splitlines()[0])
-    stage_args.add_index_args(parser)
+    stage_config.add_index_args(parser)
     args = parser.parse_args(argv)
-    spark = spark_session("longtail index", args.master)
-    run_index(spark, args.out, min_cooccurrence=args.min_cooccurrence,
-              max_entities_per_doc=args.max_entities_per_doc)
+    config = stage_config.from_args(IndexConfig, args)
+    run_index(spark_session("longtail index", args.master), config, args.out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    job_main(main)

@@ -6,85 +6,62 @@ spark-submit jobs/link.py --corpus PATH... (--model DIR | --spotlight URL...) --
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
-from longtail import stage_args
+from longtail import stage_config
 from longtail.corpus import count_rows, plan_shards, resolve_inputs
+from longtail.jobs.errors import job_main
+from longtail.jobs.executor import SparkExecutor
 from longtail.jobs.session import spark_session
-from longtail.linking.shard import STAGE, TABLES, link_shard, sum_shard_stats
+from longtail.linking.shard import STAGE, TABLES, link_shard
 from longtail.linking.spec import LinkerSpec
-from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
-from pyspark.sql import SparkSession
+from longtail.runner import ShardedStage, StageSpec, say_on_stderr
+from longtail.stage_config import CorpusConfig
 
 
-def run_link(
-    spark: SparkSession,
-    corpus: list[str],
-    spec: LinkerSpec,
-    out_root: str,
-    *,
-    corpus_format: str | None = None,
-    text_field: str = "text",
-    id_field: str | None = None,
-    rows_per_shard: int = stage_args.DEFAULT_ROWS_PER_SHARD,
-    overwrite: bool = False,
-) -> dict:
-    """Link every shard not yet finished; returns the stage's totals (also in the manifest)."""
-    started = time.perf_counter()
-    out = OutputFolder(out_root)
-    files = resolve_inputs(corpus, corpus_format)
-    parameters = {"corpus_format": corpus_format, "text_field": text_field, "id_field": id_field,
-                  "rows_per_shard": rows_per_shard, **spec.describe()}
-    inputs = {"corpus": [f.path for f in files]}
-    if overwrite:
-        out.clear_stage(STAGE, TABLES)
-    out.check_plan(STAGE, {"inputs": inputs, "parameters": parameters})
-    out.remove_stale_temporaries(TABLES)
+def link_stage_spec(config: CorpusConfig, spec: LinkerSpec, paths: list[str]) -> StageSpec:
+    parameters = {**stage_config.parameters(config, skip=("corpus",)), **spec.describe()}
+    inputs = {"corpus": paths}
+    if spec.model:
+        inputs["model"] = spec.fingerprint()
+    return StageSpec(STAGE, TABLES, parameters, inputs)
 
-    row_counts = out.cached_row_counts(STAGE, files)
-    if row_counts is None:
-        sc = spark.sparkContext
-        sc.setJobDescription("link: count rows")
-        rows = sc.parallelize(files, max(1, len(files))).map(count_rows).collect()
-        row_counts = dict(zip([f.path for f in files], rows, strict=True))
-        out.cache_row_counts(STAGE, files, row_counts)
-    shards = plan_shards(files, rows_per_shard, row_counts=row_counts)
-    finished = out.shard_stats(STAGE)
-    todo = [s for s in shards if s.shard_id not in finished]
-    print(f"link: {len(shards)} shards, {len(shards) - len(todo)} already done, "
-          f"{len(todo)} to link", file=sys.stderr)
-    if todo:
-        sc = spark.sparkContext
-        sc.setJobDescription(f"link: {len(todo)} shards")
-        out_path = str(out.root)
-        sc.parallelize(todo, len(todo)).map(
-            lambda shard: link_shard(shard, spec, out_path, text_field, id_field)
-        ).collect()
-    finished = out.shard_stats(STAGE)
-    totals = sum_shard_stats([finished[s.shard_id] for s in shards])
-    totals["shards_skipped"] = len(shards) - len(todo)
-    seconds = time.perf_counter() - started
-    record_stage(out, STAGE, inputs=inputs, parameters=parameters, stats=totals, seconds=seconds)
-    print(stage_line(STAGE, seconds, documents=totals["documents_in"], linked=totals["linked"],
-                     empty=totals["empty"], failed=totals["failed"],
-                     mentions=totals["mentions"]), file=sys.stderr)
+
+def run_link(spark, config: CorpusConfig, spec: LinkerSpec, out: str | OutputFolder, *,
+             overwrite: bool = False, say=say_on_stderr) -> dict:
+    """Link every shard without a verified commit; returns the stage's totals (also in its
+    record and the manifest)."""
+    out = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    files = resolve_inputs(config.corpus, config.corpus_format)
+    paths = [f.path for f in files]
+    stage = ShardedStage(out, link_stage_spec(config, spec, paths), say=say)
+    stage.prepare(overwrite)
+    by_path = {f.path: f for f in files}
+    rows = stage.input_rows(paths, lambda path: count_rows(by_path[path]),
+                            SparkExecutor(spark, "link: count rows"))
+    shards = {s.shard_id: s for s in plan_shards(files, config.rows_per_shard, rows)}
+    text_field, id_field = config.text_field, config.id_field
+    record = stage.run(
+        shards, lambda item: link_shard(item[1], spec, out, text_field, id_field),
+        SparkExecutor(spark, "link"))
+    totals = record["stats"]
+    say(stage_line(STAGE, record["seconds"], documents=totals.get("documents_in", 0),
+                   linked=totals.get("linked", 0), empty=totals.get("empty", 0),
+                   failed=totals.get("failed", 0), mentions=totals.get("mentions", 0)))
     return totals
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/link.py", description=__doc__.splitlines()[0])
-    stage_args.add_link_args(parser)
+    stage_config.add_link_args(parser)
     args = parser.parse_args(argv)
-    spark = spark_session("longtail link", args.master)
-    run_link(spark, args.corpus, stage_args.linker_spec(args), args.out,
-             corpus_format=args.corpus_format, text_field=args.text_field,
-             id_field=args.id_field, rows_per_shard=args.rows_per_shard,
+    config = stage_config.from_args(CorpusConfig, args)
+    spec = stage_config.linker_spec(args)
+    run_link(spark_session("longtail link", args.master), config, spec, args.out,
              overwrite=args.overwrite)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    job_main(main)

@@ -1,28 +1,51 @@
-"""Reading and writing the declared tables with Spark."""
+"""Reading committed tables into Spark and writing Spark results as commits, through the
+storage layer inside tasks.
+
+Spark's own Parquet reader and writer go through Hadoop's filesystems (`s3a://` needs
+hadoop-aws), and its writer commits by renaming. Here tasks read and write the files with
+pyarrow through `longtail.storage`, so any filesystem the storage layer reaches works on any
+Spark, and a file becomes part of a table only when the driver commits it (a task attempt that
+is killed, or a speculative duplicate, writes files no marker names).
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-
-from longtail.output import TMP_PREFIX, OutputFolder
-from longtail.schemas.tables import TABLES
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark import TaskContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
+from longtail.output import FileEntry, OutputFolder
+from longtail.runner import ShardWriter
+from longtail.schemas import ALL_TABLES
+
+READ_BATCH_ROWS = 65_536
+
 
 def spark_schema(table: str) -> StructType:
-    return from_arrow_schema(TABLES[table])
+    return from_arrow_schema(ALL_TABLES[table])
 
 
-def read_table(spark: SparkSession, out: OutputFolder, table: str) -> DataFrame:
-    """A declared table as a DataFrame; an absent table reads as empty with its schema."""
-    if not out.has_table(table):
+def read_files(spark: SparkSession, out: OutputFolder, table: str,
+               files: list[FileEntry]) -> DataFrame:
+    """The rows of the given committed files of `table`, one task per file."""
+    schema = ALL_TABLES[table]
+    if not files:
         return spark.createDataFrame([], spark_schema(table))
-    return spark.read.schema(spark_schema(table)).parquet(str(out.table_dir(table)))
+    storage = out.storage
+    paths = spark.sparkContext.parallelize([(f.path,) for f in files], len(files))
+
+    def read(batches):
+        for batch in batches:
+            for path in batch.column("path").to_pylist():
+                with storage.open_input(path) as handle:
+                    for part in pq.ParquetFile(handle).iter_batches(READ_BATCH_ROWS):
+                        yield from pa.Table.from_batches([part]).cast(schema).to_batches()
+
+    return spark.createDataFrame(paths, "path string").mapInArrow(read, spark_schema(table))
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:
@@ -31,19 +54,38 @@ def conform(df: DataFrame, table: str) -> DataFrame:
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
-def write_table(
-    df: DataFrame, out: OutputFolder, table: str, partitions: int | None = None
-) -> None:
-    """Replace OUT/<table>/ with `df`, written to a temporary folder and renamed into place."""
-    df = conform(df, table)
-    if partitions:
-        df = df.coalesce(partitions)
-    final = out.table_dir(table)
-    tmp = final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{table}")
-    df.write.mode("overwrite").option("compression", "zstd").parquet(str(tmp))
-    for name in os.listdir(tmp):
-        if not name.endswith(".parquet"):
-            os.remove(tmp / name)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+def write_commit(df: DataFrame, writer: ShardWriter, table: str) -> list[FileEntry]:
+    """Write `df` as files of `table`, one per non-empty partition, named for `writer`'s commit
+    (plus partition and attempt); returns them, added to the writer. Nothing is visible until
+    the writer's marker is written."""
+    schema = ALL_TABLES[table]
+    storage = writer.out.storage
+    stem = writer.file_name().removesuffix(".parquet")
+
+    def write(batches):
+        context = TaskContext.get()
+        path = f"{table}/{stem}-p{context.partitionId():05d}-a{context.attemptNumber()}.parquet"
+        parquet = stream = None
+        rows = 0
+        try:
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                if parquet is None:
+                    stream = storage.open_output(path)
+                    parquet = pq.ParquetWriter(stream, schema, compression="zstd")
+                parquet.write_table(pa.Table.from_batches([batch]).cast(schema))
+                rows += batch.num_rows
+        finally:
+            if parquet is not None:
+                parquet.close()
+                stream.close()
+        if rows:
+            yield pa.RecordBatch.from_pydict(
+                {"path": [path], "rows": [rows], "bytes": [storage.stat(path).size]})
+
+    result = conform(df, table).mapInArrow(write, "path string, rows long, bytes long")
+    entries = [FileEntry(table, r["path"], r["rows"], r["bytes"])
+               for r in result.collect()]
+    writer.add(entries)
+    return entries

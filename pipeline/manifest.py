@@ -1,16 +1,20 @@
-"""The run manifest: what went in, with which parameters and versions, what came out."""
+"""OUT/manifest.json: every finished stage's record (without its file lists) and row counts.
+
+The stage records under OUT/_stages/ are the source of truth (see `longtail.lineage`); the
+manifest gathers them in one file for people and scripts, and is rewritten with the DuckDB
+views whenever a stage finishes.
+"""
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from importlib import metadata
 
 from longtail import __version__
-from longtail.output import OutputFolder, write_json_atomic
-from longtail.query.database import build_database
-from longtail.schemas.tables import TABLES
+from longtail.lineage import Lineage
+from longtail.output import OutputFolder
+from longtail.schemas import ALL_TABLES
 
 _VERSIONED = ("pyarrow", "pyspark", "duckdb", "spacy", "requests", "pyahocorasick")
 
@@ -25,32 +29,31 @@ def versions() -> dict[str, str]:
     return found
 
 
-def load_manifest(out: OutputFolder) -> dict:
-    if out.manifest_path.exists():
-        return json.loads(out.manifest_path.read_text(encoding="utf-8"))
-    return {"stages": {}}
-
-
-def record_stage(
-    out: OutputFolder,
-    stage: str,
-    *,
-    inputs: dict,
-    parameters: dict,
-    stats: dict,
-    seconds: float,
-) -> dict:
-    """Merge one stage's record into OUT/manifest.json, refresh row counts and DuckDB views."""
-    manifest = load_manifest(out)
-    manifest["versions"] = versions()
-    manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    manifest.setdefault("stages", {})[stage] = {
-        "inputs": inputs,
-        "parameters": parameters,
-        "stats": stats,
-        "seconds": round(seconds, 3),
+def manifest_from_records(records: dict[str, dict]) -> dict:
+    stages = {}
+    tables: dict[str, int] = {}
+    for stage, record in sorted(records.items()):
+        entry = {key: value for key, value in record.items() if key != "files"}
+        entry["tables"] = {}
+        for table, files in record.get("files", {}).items():
+            rows = sum(f["rows"] for f in files)
+            entry["tables"][table] = rows
+            tables[table] = tables.get(table, 0) + rows
+        stages[stage] = entry
+    return {
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions(),
+        "stages": stages,
+        "tables": {t: tables[t] for t in ALL_TABLES if t in tables},
     }
-    manifest["tables"] = {t: out.row_count(t) for t in TABLES if out.has_table(t)}
-    write_json_atomic(out.manifest_path, manifest)
-    build_database(out.root)
+
+
+def refresh(out: OutputFolder) -> dict:
+    """Rewrite OUT/manifest.json and OUT/longtail.duckdb from the stage records."""
+    from longtail.views import build_database
+
+    lineage = Lineage(out)
+    manifest = manifest_from_records(lineage.records)
+    out.write_manifest(manifest)
+    build_database(out, lineage)
     return manifest

@@ -1,166 +1,245 @@
-"""The output folder: one Parquet folder per table, per-shard completion markers, the manifest.
+"""The output folder: tables as Parquet files, commit markers, stage records, the manifest.
 
-Layout of OUT:
-    <table>/part-<stage>-<shard>.parquet   written by sharded stages (link, qa)
-    <table>/part-*.parquet         written by Spark for whole-table stages (index, count)
-    _markers/<stage>/<shard>.done  JSON stats of a finished shard
-    manifest.json                  inputs, parameters, versions, row counts, time per stage
-    longtail.duckdb                one view per table
+Layout of OUT (a local folder or an object-store prefix, through `longtail.storage`):
+    <table>/part-<stage>-<shard>-<commit>.parquet   table files, never renamed once written
+    _markers/<stage>/<shard>.done    commit marker of a shard: the files it committed
+    _markers/<stage>/_plan.json      parameters and input fingerprints of the stage's run
+    _stages/<stage>.json             record of the stage's last finished run (`longtail.lineage`)
+    manifest.json                    every stage's record without file lists, and row counts
+    longtail.duckdb                  one view per table over the committed files
 
-Every file is written under a temporary name in the same folder and renamed into place, so a
-killed run never leaves a half-written file under a final name.
+**Commit protocol.** A shard writes its table files under names that hold a fresh commit id,
+then writes its marker, which names those files with their rows and sizes. A file that no
+marker names is invisible: readers (the next stage, `longtail query`, the analyses) read only
+the files of finished stages' records. A task killed mid-write, or a duplicate of a task, leaves
+files no marker names; they are deleted when the stage runs again. The protocol needs no
+rename, so it is the same on a local disk and on an object store.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import io
+import posixpath
+import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
 from longtail.errors import UsageError
-from longtail.schemas.tables import TABLES
+from longtail.schemas import ALL_TABLES
+from longtail.storage import TMP_PREFIX, FileStat, Storage
 
-TMP_PREFIX = ".tmp-"
 MARKERS = "_markers"
+RECORDS = "_stages"
+MANIFEST = "manifest.json"
+PLAN = "_plan.json"
+MARKER_SUFFIX = ".done"
+_PART = re.compile(r"^part-(?P<stage>[a-z_]+)-")
 
 
-@contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """A temporary path beside `final`, renamed to `final` only if the block succeeds."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{final.name}")
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One committed table file: path relative to OUT, rows and bytes."""
+
+    table: str
+    path: str
+    rows: int
+    bytes: int
+
+    def to_json(self) -> dict:
+        return {"table": self.table, "path": self.path, "rows": self.rows, "bytes": self.bytes}
+
+    @classmethod
+    def from_json(cls, data: dict) -> FileEntry:
+        return cls(data["table"], data["path"], int(data["rows"]), int(data["bytes"]))
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def new_commit_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def part_stage(name: str) -> str | None:
+    """The stage a table file's name says wrote it."""
+    match = _PART.match(name)
+    return match.group("stage") if match else None
 
 
 class OutputFolder:
-    """Paths and atomic writers for one output folder."""
+    """Reading and writing one output folder by the commit protocol."""
 
-    def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
+    def __init__(self, root: str | Storage):
+        self.storage = root if isinstance(root, Storage) else Storage(root)
 
-    def table_dir(self, table: str) -> Path:
-        if table not in TABLES:
-            raise KeyError(f"unknown table {table!r}")
-        return self.root / table
-
-    def part_path(self, table: str, stage: str, shard_id: str) -> Path:
-        return self.table_dir(table) / f"part-{stage}-{shard_id}.parquet"
-
-    def write_part(self, table: str, stage: str, shard_id: str, data: pa.Table) -> int:
-        """Write one shard's rows of `table`, cast to its declared schema; returns the rows."""
-        data = data.select(TABLES[table].names).cast(TABLES[table])
-        with atomic_path(self.part_path(table, stage, shard_id)) as tmp:
-            pq.write_table(data, tmp, compression="zstd")
-        return data.num_rows
-
-    def marker_path(self, stage: str, shard_id: str) -> Path:
-        return self.root / MARKERS / stage / f"{shard_id}.done"
-
-    def is_done(self, stage: str, shard_id: str) -> bool:
-        return self.marker_path(stage, shard_id).exists()
-
-    def mark_done(self, stage: str, shard_id: str, stats: dict) -> None:
-        write_json_atomic(self.marker_path(stage, shard_id), stats)
-
-    def shard_stats(self, stage: str) -> dict[str, dict]:
-        """Stats of every finished shard of `stage`, by shard id."""
-        folder = self.root / MARKERS / stage
-        if not folder.is_dir():
-            return {}
-        return {
-            p.name.removesuffix(".done"): json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(folder.glob("*.done"))
-        }
-
-    def clear_stage(self, stage: str, tables: list[str]) -> None:
-        """Forget a sharded stage's markers and the parts it wrote (for --overwrite)."""
-        shutil.rmtree(self.root / MARKERS / stage, ignore_errors=True)
-        for table in tables:
-            for part in self.table_dir(table).glob(f"part-{stage}-*.parquet"):
-                part.unlink()
-
-    def check_plan(self, stage: str, plan: dict) -> None:
-        """Refuse to resume a stage whose earlier run had other inputs or parameters.
-
-        The plan is saved when a stage starts, so even a killed run leaves it behind.
-        """
-        path = self.root / MARKERS / stage / "_plan.json"
-        if path.exists():
-            previous = json.loads(path.read_text(encoding="utf-8"))
-            if previous != plan:
-                changed = sorted(k for k in plan.keys() | previous.keys()
-                                 if plan.get(k) != previous.get(k))
-                raise UsageError(
-                    f"{self.root} holds a '{stage}' run with different {', '.join(changed)}; "
-                    "pass --overwrite to redo it or choose another --out"
-                )
-        else:
-            write_json_atomic(path, plan)
-
-    def remove_stale_temporaries(self, tables: list[str]) -> int:
-        """Delete temporary files a killed run left behind; returns how many."""
-        removed = 0
-        for table in tables:
-            folder = self.table_dir(table)
-            if folder.is_dir():
-                for p in folder.glob(f"{TMP_PREFIX}*"):
-                    shutil.rmtree(p) if p.is_dir() else p.unlink()
-                    removed += 1
-        return removed
-
-    def _row_cache(self, stage: str) -> Path:
-        return self.root / MARKERS / stage / "_rows.json"
-
-    @staticmethod
-    def _file_keys(files: list) -> dict[str, list[int]]:
-        keys = {}
-        for f in files:
-            stat = os.stat(f.path)
-            keys[f.path] = [stat.st_size, stat.st_mtime_ns]
-        return keys
-
-    def cached_row_counts(self, stage: str, files: list) -> dict[str, int] | None:
-        """Row counts saved by an earlier run over the very same files (size and mtime)."""
-        path = self._row_cache(stage)
-        if not path.exists():
-            return None
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if cached.get("files") != self._file_keys(files):
-            return None
-        return cached["rows"]
-
-    def cache_row_counts(self, stage: str, files: list, rows: dict[str, int]) -> None:
-        write_json_atomic(self._row_cache(stage), {"files": self._file_keys(files), "rows": rows})
-
-    def has_table(self, table: str) -> bool:
-        folder = self.table_dir(table)
-        return folder.is_dir() and any(folder.glob("*.parquet"))
-
-    def row_count(self, table: str) -> int:
-        """Rows in a table, from Parquet footers only."""
-        folder = self.table_dir(table)
-        if not folder.is_dir():
-            return 0
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
+    def __repr__(self) -> str:
+        return f"OutputFolder({self.storage.location!r})"
 
     @property
-    def manifest_path(self) -> Path:
-        return self.root / "manifest.json"
+    def location(self) -> str:
+        """OUT as the user named it (a path or a URI)."""
+        return self.storage.location
+
+    def display(self, relative: str = "") -> str:
+        return self.storage.display(relative)
+
+    # -- table files --------------------------------------------------------------------
+
+    def write_table_file(self, table: str, name: str, data: pa.Table) -> FileEntry:
+        """Write `data`, cast to `table`'s declared schema, as OUT/<table>/<name>."""
+        schema = ALL_TABLES[table]
+        data = data.select(schema.names).cast(schema)
+        path = f"{table}/{name}"
+        buffer = io.BytesIO()
+        pq.write_table(data, buffer, compression="zstd")
+        payload = buffer.getvalue()
+        with self.storage.open_output(path) as stream:
+            stream.write(payload)
+        return FileEntry(table, path, data.num_rows, len(payload))
+
+    def table_listing(self, tables: Iterable[str]) -> dict[str, FileStat]:
+        """Every file under the given table folders, by path relative to OUT."""
+        found: dict[str, FileStat] = {}
+        for table in tables:
+            found.update(self.storage.list(table))
+        return found
+
+    def missing_or_changed(self, files: Iterable[FileEntry],
+                           listing: dict[str, FileStat]) -> str | None:
+        """Why the committed `files` are not all there as written, or None when they are."""
+        for entry in files:
+            seen = listing.get(entry.path)
+            if seen is None:
+                return f"{entry.path} is missing"
+            if seen.size != entry.bytes:
+                return (f"{entry.path} changed ({entry.bytes:,} bytes when written, "
+                        f"{seen.size:,} now)")
+        return None
+
+    def remove_uncommitted(self, stage: str, tables: Iterable[str],
+                           committed: Iterable[FileEntry]) -> int:
+        """Delete `stage`'s files in `tables` that no commit names, and temporaries; returns
+        how many. Only for a stage that is not running elsewhere at the same time."""
+        keep = {entry.path for entry in committed}
+        removed = 0
+        for path in self.table_listing(tables):
+            name = posixpath.basename(path)
+            if path in keep:
+                continue
+            if name.startswith(TMP_PREFIX) or part_stage(name) == stage:
+                self.storage.delete(path)
+                removed += 1
+        return removed
+
+    # -- markers and plans --------------------------------------------------------------
+
+    def marker_path(self, stage: str, shard_id: str) -> str:
+        return f"{MARKERS}/{stage}/{shard_id}{MARKER_SUFFIX}"
+
+    def write_marker(self, stage: str, shard_id: str, marker: dict) -> None:
+        self.storage.write_json(self.marker_path(stage, shard_id), marker)
+
+    def markers(self, stage: str) -> dict[str, dict]:
+        """Every commit marker of `stage`, by shard id."""
+        found = {}
+        for path in sorted(self.storage.list(f"{MARKERS}/{stage}")):
+            name = posixpath.basename(path)
+            if name.endswith(MARKER_SUFFIX) and not name.startswith(TMP_PREFIX):
+                marker = self.storage.read_json(path)
+                if isinstance(marker, dict) and "files" in marker:
+                    found[name.removesuffix(MARKER_SUFFIX)] = marker
+        return found
+
+    def delete_marker(self, stage: str, shard_id: str) -> None:
+        self.storage.delete(self.marker_path(stage, shard_id))
+
+    def plan(self, stage: str) -> dict | None:
+        return self.storage.read_json(f"{MARKERS}/{stage}/{PLAN}")
+
+    def write_plan(self, stage: str, plan: dict) -> None:
+        self.storage.write_json(f"{MARKERS}/{stage}/{PLAN}", plan)
+
+    # -- stage records ------------------------------------------------------------------
+
+    def record(self, stage: str) -> dict | None:
+        return self.storage.read_json(f"{RECORDS}/{stage}.json")
+
+    def records(self) -> dict[str, dict]:
+        """The record of every stage that has finished, by stage."""
+        found = {}
+        for path in sorted(self.storage.list(RECORDS)):
+            name = posixpath.basename(path)
+            if name.endswith(".json") and not name.startswith(TMP_PREFIX):
+                record = self.storage.read_json(path)
+                if isinstance(record, dict):
+                    found[name.removesuffix(".json")] = record
+        return found
+
+    def write_record(self, stage: str, record: dict) -> None:
+        self.storage.write_json(f"{RECORDS}/{stage}.json", record)
+
+    def delete_record(self, stage: str) -> None:
+        self.storage.delete(f"{RECORDS}/{stage}.json")
+
+    def has_run(self, stage: str) -> bool:
+        """True when `stage` left anything behind: a record, markers or a plan."""
+        return self.record(stage) is not None or bool(self.storage.list(f"{MARKERS}/{stage}"))
+
+    def clear_stage(self, stage: str, tables: Iterable[str]) -> None:
+        """Forget everything `stage` wrote (for --overwrite): its record, markers and files."""
+        self.delete_record(stage)
+        self.storage.delete_dir(f"{MARKERS}/{stage}")
+        self.remove_uncommitted(stage, tables, ())
+
+    # -- reading committed tables -------------------------------------------------------
+
+    def committed_files(self, table: str, records: dict[str, dict] | None = None
+                        ) -> list[FileEntry]:
+        """The files of `table` that finished stages committed, in stage then path order."""
+        records = self.records() if records is None else records
+        files = []
+        for stage in sorted(records):
+            for data in records[stage].get("files", {}).get(table, []):
+                files.append(FileEntry.from_json(data))
+        return files
+
+    def row_count(self, table: str, records: dict[str, dict] | None = None) -> int:
+        return sum(f.rows for f in self.committed_files(table, records))
+
+    def dataset(self, table: str, files: Iterable[FileEntry]) -> ds.Dataset:
+        """The given committed files of `table` as one Arrow dataset with its declared schema."""
+        return ds.dataset([self.storage.path(f.path) for f in files], format="parquet",
+                          filesystem=self.storage.fs, schema=ALL_TABLES[table])
+
+    def read_table(self, table: str, files: Iterable[FileEntry],
+                   columns: list[str] | None = None,
+                   filter: ds.Expression | None = None) -> pa.Table:
+        """Rows of the given committed files of `table` (empty, with its columns, for none)."""
+        return self.dataset(table, files).to_table(columns=columns, filter=filter)
+
+    def read_file(self, entry: FileEntry | str, columns: list[str] | None = None) -> pa.Table:
+        path = entry.path if isinstance(entry, FileEntry) else entry
+        with self.storage.open_input(path) as handle:
+            return pq.read_table(handle, columns=columns)
+
+    def manifest(self) -> dict:
+        return self.storage.read_json(MANIFEST) or {"stages": {}}
+
+    def write_manifest(self, manifest: dict) -> None:
+        self.storage.write_json(MANIFEST, manifest)
+
+    def check_exists(self) -> None:
+        if not self.storage.is_dir():
+            raise UsageError(f"output folder not found: {self.display()}")
+
+
+def json_safe(value: Any) -> Any:
+    """Stats and parameters as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

@@ -99,6 +99,8 @@ COOCCURRENCE = pa.schema(
     ]
 )
 
+# A question is keyed by (source, row): its QA file and its record's position there. The
+# question_id is the record's own id, which datasets do not always keep unique.
 QA_QUESTIONS = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
@@ -116,6 +118,7 @@ QA_ENTITIES = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
         pa.field("row", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
         pa.field("role", pa.string(), nullable=False),
         pa.field("entity_id", pa.int64(), nullable=False),
         pa.field("surface_form", pa.string(), nullable=False),
@@ -129,6 +132,7 @@ RELEVANT_DOCS = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
         pa.field("row", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
         pa.field("question", pa.string(), nullable=False),
         pa.field("answers", pa.list_(pa.string()), nullable=False),
         pa.field("q_uri", pa.string()),

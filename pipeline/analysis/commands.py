@@ -9,11 +9,12 @@ for wrong usage.
 from __future__ import annotations
 
 import argparse
-import time
+import importlib
 
-from longtail.analysis.tables import output_folder, record_analysis, write_analysis_table
+from longtail.analysis.tables import analysis_stage, output_folder
+from longtail.console import print_rows
 from longtail.errors import UsageError
-from longtail.query.printing import print_rows
+from longtail.lineage import Lineage
 
 
 def _percent(value: float | None) -> str:
@@ -26,16 +27,30 @@ def _number(value: float | None) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _needs(*modules: str) -> None:
+    """Import a command's optional packages before it does any work, so a missing extra is
+    one line at once (`longtail.jobs.errors` names the extra)."""
+    for module in modules:
+        importlib.import_module(module)
+
+
 def cmd_accuracy(args: argparse.Namespace) -> int:
     from longtail.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
 
-    started = time.perf_counter()
+    _needs("scipy.stats", *(["matplotlib"] if args.plot else []))
     out = output_folder(args.out_dir)
-    result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
-                               style=args.normalization, labels=args.labels)
-    for name, table in (("accuracy", result.bins), ("accuracy_summary", result.summary),
-                        ("accuracy_questions", result.questions)):
-        write_analysis_table(out, name, table)
+    tables = ("accuracy", "accuracy_summary", "accuracy_questions")
+    parameters = {"min_bin_size": args.min_bin_size, "normalization": args.normalization,
+                  "labels": args.labels}
+    with analysis_stage(out, "accuracy", tables, ["relevant_docs"], parameters,
+                        {"predictions": list(args.predictions)}) as run:
+        result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
+                                   style=args.normalization, labels=args.labels)
+        for name, table in zip(tables, (result.bins, result.summary, result.questions),
+                               strict=True):
+            run.write(name, table)
+        run.stats.update({"files": len(args.predictions),
+                          "scored": sum(len(p.by_question) for p in result.predictions)})
     print("accuracy by relevant documents (bin = [low, high); CI = 95% Wilson interval)")
     print_rows(["predictions", "bin", "n", "correct", "accuracy", "CI", "note"], [
         (r["predictions"], r["bin"], r["questions"], r["correct"], _percent(r["accuracy"]),
@@ -59,24 +74,28 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
             print(f"{preds.path}:{number}: skipped: {problem}")
     if args.plot:
         print(f"plot: {plot_accuracy(result, args.plot, args.min_bin_size)}")
-    record_analysis(out, "accuracy", started, inputs={"predictions": args.predictions},
-                    parameters={"min_bin_size": args.min_bin_size,
-                                "normalization": args.normalization},
-                    stats={"files": len(args.predictions),
-                           "scored": sum(len(p.by_question) for p in result.predictions)})
     return 0
 
 
 def cmd_counterfactual(args: argparse.Namespace) -> int:
-    from longtail.analysis.corpus_access import LinkedCorpus
     from longtail.analysis.counterfactual import build_counterfactual, write_corpus
+    from longtail.corpus.linked import LinkedCorpus
 
-    started = time.perf_counter()
     out = output_folder(args.out_dir)
-    corpus = LinkedCorpus.from_manifest(out) if args.write_corpus else None
-    result = build_counterfactual(out, args.per_bin, args.seed)
-    write_analysis_table(out, "counterfactual_questions", result.questions)
-    write_analysis_table(out, "counterfactual_removed", result.removed)
+    corpus = LinkedCorpus.from_record(out) if args.write_corpus else None
+    parameters = {"per_bin": args.per_bin, "seed": args.seed, "write_corpus": args.write_corpus}
+    stage = analysis_stage(out, "counterfactual",
+                           ["counterfactual_questions", "counterfactual_removed"],
+                           ["relevant_docs", "doc_entities", "docs"], parameters)
+    with stage as run:
+        result = build_counterfactual(out, args.per_bin, args.seed)
+        run.write("counterfactual_questions", result.questions)
+        run.write("counterfactual_removed", result.removed)
+        run.stats.update({"questions": result.questions.num_rows,
+                          "removed_docs": result.removed_docs,
+                          "removed_chars": result.removed_chars,
+                          "doc_fraction": result.doc_fraction,
+                          "char_fraction": result.char_fraction})
     chosen = dict.fromkeys(result.available, 0)
     for label in result.questions["bin"].to_pylist():
         chosen[label] += 1
@@ -87,9 +106,6 @@ def cmd_counterfactual(args: argparse.Namespace) -> int:
         ("documents", result.removed_docs, result.total_docs, _percent(result.doc_fraction)),
         ("characters", result.removed_chars, result.total_chars,
          _percent(result.char_fraction))])
-    stats = {"questions": result.questions.num_rows, "removed_docs": result.removed_docs,
-             "removed_chars": result.removed_chars, "doc_fraction": result.doc_fraction,
-             "char_fraction": result.char_fraction}
     if corpus is not None:
         removed = set(result.removed["doc_id"].to_pylist())
         written = write_corpus(corpus, removed, args.write_corpus)
@@ -98,22 +114,26 @@ def cmd_counterfactual(args: argparse.Namespace) -> int:
                 for f in written]
         print(f"corpus written to {args.write_corpus}")
         print_rows(["file", "rows", "removed", "kept", "note"], rows)
-        stats["rows_written"] = sum(f.rows_kept for f in written)
-    record_analysis(out, "counterfactual", started,
-                    inputs={"relevant_docs": str(out.root / "relevant_docs")},
-                    parameters={"per_bin": args.per_bin, "seed": args.seed,
-                                "write_corpus": args.write_corpus}, stats=stats)
     return 0
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     from longtail.analysis.duplicates import corpus_duplicates, relevant_docs_unique
 
-    started = time.perf_counter()
     out = output_folder(args.out_dir)
-    report = corpus_duplicates(out, threshold=args.threshold, num_perm=args.num_perm,
-                               shingle=args.shingle)
-    write_analysis_table(out, "duplicates", report.table)
+    counted = bool(Lineage(out).writers("relevant_docs"))
+    parameters = {"threshold": args.threshold, "num_perm": args.num_perm,
+                  "shingle": args.shingle}
+    stage = analysis_stage(
+        out, "duplicates", ["duplicates", *(["relevant_docs_unique"] if counted else [])],
+        ["docs", *(["relevant_docs", "doc_entities"] if counted else [])], parameters)
+    with stage as run:
+        report = corpus_duplicates(out, threshold=args.threshold, num_perm=args.num_perm,
+                                   shingle=args.shingle)
+        run.write("duplicates", report.table)
+        unique = relevant_docs_unique(out, report.table) if counted else None
+        if unique is not None:
+            run.write("relevant_docs_unique", unique)
     clusters = report.clusters
     in_clusters = report.table.num_rows
     kinds = report.table["kind"].to_pylist()
@@ -129,31 +149,30 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         print(f"largest clusters (of {len(clusters)})")
         print_rows(["cluster_id", "documents", "exact", "first document"], [
             (c, n, exact, report.snippets.get(c, "")) for c, n, exact in clusters[:args.top]])
-    stats = {"documents": report.documents, "clusters": len(clusters),
-             "documents_in_clusters": in_clusters}
-    if out.has_table("relevant_docs"):
-        unique = relevant_docs_unique(out, report.table)
-        write_analysis_table(out, "relevant_docs_unique", unique)
+        run.stats.update({"documents": report.documents, "clusters": len(clusters),
+                          "documents_in_clusters": in_clusters})
+    if unique is not None:
         lower = sum(1 for a, b in zip(unique["relevant_docs"].to_pylist(),
                                       unique["relevant_docs_unique"].to_pylist(), strict=True)
                     if b < a)
         print(f"relevant_docs_unique: {unique.num_rows} questions with a count, {lower} of them "
               "count fewer distinct clusters than documents")
-        stats["questions_with_duplicate_relevant_docs"] = lower
-    record_analysis(out, "duplicates", started, inputs={"corpus": "from the link stage"},
-                    parameters={"threshold": args.threshold, "num_perm": args.num_perm,
-                                "shingle": args.shingle}, stats=stats)
     return 0
 
 
 def cmd_exposure(args: argparse.Namespace) -> int:
     from longtail.analysis.exposure import StepSize, exposure_table, plot_gaps, summary_rows
 
-    started = time.perf_counter()
+    _needs(*(["matplotlib"] if args.plot else []))
     out = output_folder(args.out_dir)
     size = StepSize(args.docs_per_step, args.tokens_per_step, args.tokens_per_char)
-    table = exposure_table(out, size)
-    write_analysis_table(out, "exposure", table)
+    parameters = {"docs_per_step": args.docs_per_step, "tokens_per_step": args.tokens_per_step,
+                  "tokens_per_char": args.tokens_per_char}
+    with analysis_stage(out, "exposure", ["exposure"],
+                        ["docs", "doc_entities", "relevant_docs"], parameters) as run:
+        table = exposure_table(out, size)
+        run.write("exposure", table)
+        run.stats["questions"] = table.num_rows
     print(f"exposure of counted questions' relevant documents, in {size.unit} "
           "(medians over questions; gaps over all consecutive pairs)")
     print_rows(["bin", "questions", "first", "last", "gap (median)", "gap (max)"],
@@ -161,33 +180,31 @@ def cmd_exposure(args: argparse.Namespace) -> int:
                 for label, n, *values in summary_rows(table, size)])
     if args.plot:
         print(f"plot: {plot_gaps(table, size, args.plot)}")
-    record_analysis(out, "exposure", started, inputs={"relevant_docs": "relevant_docs"},
-                    parameters={"docs_per_step": args.docs_per_step,
-                                "tokens_per_step": args.tokens_per_step,
-                                "tokens_per_char": args.tokens_per_char},
-                    stats={"questions": table.num_rows})
     return 0
 
 
 def cmd_export_longtail(args: argparse.Namespace) -> int:
     from longtail.analysis import longtail_sets as sets
-    from longtail.analysis.corpus_access import LinkedCorpus
+    from longtail.corpus.linked import LinkedCorpus
 
-    started = time.perf_counter()
     out = output_folder(args.out_dir)
     if (args.mix is None) != (args.mix_out is None):
         raise UsageError("--mix and --mix-out go together")
-    table = sets.longtail_set(out, args.max_docs, args.include_uncounted)
-    n_facts = sets.write_jsonl(sets.fact_records(table), args.out)
-    write_analysis_table(out, "longtail_set", table)
+    parameters = {"max_docs": args.max_docs, "mix": args.mix, "ratio": args.ratio,
+                  "seed": args.seed, "include_uncounted": args.include_uncounted}
+    with analysis_stage(out, "export_longtail", ["longtail_set"], ["relevant_docs"],
+                        parameters) as run:
+        table = sets.longtail_set(out, args.max_docs, args.include_uncounted)
+        n_facts = sets.write_jsonl(sets.fact_records(table), args.out)
+        run.write("longtail_set", table)
+        run.stats["facts"] = n_facts
     statuses: dict[str, int] = {}
     for status in table["status"].to_pylist():
         statuses[status] = statuses.get(status, 0) + 1
     print(f"{n_facts} QA pairs with at most {args.max_docs} relevant documents -> {args.out}")
     print_rows(["status", "questions"], sorted(statuses.items()))
-    stats = {"facts": n_facts}
     if args.mix:
-        corpus = LinkedCorpus.from_manifest(out)
+        corpus = LinkedCorpus.from_record(out)
         n = sets.mix_size(args.ratio, n_facts)
         if args.mix == "random":
             records = sets.random_word_records(sets.corpus_vocabulary(corpus), n,
@@ -197,11 +214,6 @@ def cmd_export_longtail(args: argparse.Namespace) -> int:
         written = sets.write_jsonl(records, args.mix_out)
         note = "" if written == n else f" (asked for {n}; the corpus has no more)"
         print(f"{written} {args.mix} mixing records (ratio {args.ratio}) -> {args.mix_out}{note}")
-        stats["mix_records"] = written
-    record_analysis(out, "export_longtail", started, inputs={},
-                    parameters={"max_docs": args.max_docs, "mix": args.mix,
-                                "ratio": args.ratio, "seed": args.seed,
-                                "include_uncounted": args.include_uncounted}, stats=stats)
     return 0
 
 

@@ -18,18 +18,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from longtail.analysis.bins import count_bin
-from longtail.analysis.corpus_access import LinkedCorpus
 from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs
-from longtail.analysis.tables import parquet_glob, require
+from longtail.analysis.tables import require
 from longtail.corpus import FilteredFile, write_filtered
 from longtail.corpus.inputs import HF_STATE_FILE
+from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
 from longtail.output import OutputFolder
 from longtail.schemas.analysis import COUNTERFACTUAL_QUESTIONS, COUNTERFACTUAL_REMOVED
+from longtail.views import connect
 
 HF_INFO_FILE = "dataset_info.json"
 
@@ -92,13 +93,12 @@ def build_counterfactual(out: OutputFolder, per_bin: int, seed: int) -> Counterf
     questions, available = choose_questions(counted_questions(out), per_bin, seed)
     pairs = relevant_doc_pairs(out, questions)
     supported = Counter(pairs["doc_id"].to_pylist())
-    docs = f"read_parquet({parquet_glob(out, 'docs')})"
-    with duckdb.connect() as con:
+    with connect(out) as con:
         con.register("wanted", pa.table({"doc_id": pa.array(sorted(supported), pa.int64())}))
-        removed = con.sql(f"SELECT doc_id, source, row, n_chars FROM {docs} "
+        removed = con.sql("SELECT doc_id, source, row, n_chars FROM docs "
                           "WHERE doc_id IN (SELECT doc_id FROM wanted) ORDER BY doc_id"
                           ).to_arrow_table()
-        totals = con.sql(f"SELECT count(*), sum(n_chars) FROM {docs}").fetchall()
+        totals = con.sql("SELECT count(*), sum(n_chars) FROM docs").fetchall()
     total_docs, total_chars = totals[0]
     removed = removed.append_column("questions", pa.array(
         [supported[d] for d in removed["doc_id"].to_pylist()], pa.int32()))

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from longtail.analysis.corpus_access import LinkedCorpus
+
 from longtail.analysis.relevant_sets import relevant_doc_pairs
 from longtail.analysis.tables import read_table, require
 from longtail.corpus import Document
+from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
 from longtail.output import OutputFolder
 from longtail.schemas.analysis import DUPLICATES, RELEVANT_DOCS_UNIQUE
@@ -147,7 +148,7 @@ def find_duplicates(documents: Iterable[Document], *, threshold: float = 0.8,
 
 
 def corpus_duplicates(out: OutputFolder, **options) -> DuplicateReport:
-    return find_duplicates(LinkedCorpus.from_manifest(out).documents(), **options)
+    return find_duplicates(LinkedCorpus.from_record(out).documents(), **options)
 
 
 def relevant_docs_unique(out: OutputFolder, duplicates: pa.Table) -> pa.Table:

@@ -19,16 +19,18 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from longtail.analysis.corpus_access import LinkedCorpus
-from longtail.analysis.tables import parquet_glob, read_table, require
+
+from longtail.analysis.tables import read_table, require
+from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
-from longtail.output import OutputFolder, atomic_path
+from longtail.output import OutputFolder
 from longtail.schemas.analysis import LONGTAIL_SET
 from longtail.schemas.tables import STATUS_COUNTED, STATUS_ZERO
+from longtail.storage import atomic_path
+from longtail.views import connect
 
 MIX_KINDS = ("random", "generic")
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -91,12 +93,12 @@ def generic_records(out: OutputFolder, corpus: LinkedCorpus, facts: pa.Table, n:
     qa = read_table(out, "qa_entities", columns=["question_id", "entity_id"])
     qa = qa.filter(pc.is_in(qa["question_id"], facts["question_id"]))
     entities = pa.table({"entity_id": pc.unique(qa["entity_id"])})
-    with duckdb.connect() as con:
+    with connect(out) as con:
         con.register("fact_entities", entities)
         pool = con.sql(
-            f"SELECT doc_id FROM read_parquet({parquet_glob(out, 'docs')}) "
+            "SELECT doc_id FROM docs "
             "WHERE status = 'linked' AND n_chars > 0 AND doc_id NOT IN ("
-            f"SELECT doc_id FROM read_parquet({parquet_glob(out, 'doc_entities')}) "
+            "SELECT doc_id FROM doc_entities "
             "WHERE entity_id IN (SELECT entity_id FROM fact_entities)) ORDER BY doc_id"
         ).to_arrow_table()["doc_id"].to_numpy()
     rng = np.random.default_rng(seed)

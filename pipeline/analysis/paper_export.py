@@ -15,14 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
+
 from longtail.analysis.corpus_access import CorpusOrder
 from longtail.analysis.paper_formats import IMPORT_STAGE, marker_key, render_entity
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.linking.spotlight.wire import Utf16Offsets
-from longtail.output import OutputFolder, atomic_path
+from longtail.output import OutputFolder
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair
+from longtail.storage import atomic_path
 
 INT32_MAX = np.iinfo(np.int32).max
 _SAVEZ_RESERVED = {"file", "allow_pickle"}

@@ -12,8 +12,6 @@ documents under a failure marker go to failures instead (reason e.g. `spotlight_
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +28,10 @@ from longtail.errors import UsageError
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import entity_id
 from longtail.linking.spotlight.wire import Utf16Offsets
-from longtail.manifest import record_stage
 from longtail.output import OutputFolder
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
+from longtail.runner import StageSpec, WholeStage
 from longtail.schemas.tables import (
     DOC_ENTITIES,
     DOCS,
@@ -48,6 +46,8 @@ WRITES = ["docs", "doc_entities", "entity_uris", "entities", "failures", "qa_que
           "qa_entities"]
 # Tables another stage derives from those: stale after an import, so removed with it.
 DERIVED = ["mentions", "cooccurrence", "relevant_docs"]
+# The stages an import stands in for (and the count from them), cleared when it runs.
+REPLACES = ["link", "index", "qa", "count", IMPORT_STAGE]
 
 
 def import_paper(out_root: str, entity_map: str, *, qa_entities: str | None = None,
@@ -55,40 +55,41 @@ def import_paper(out_root: str, entity_map: str, *, qa_entities: str | None = No
                  question_field: str = "question", answers_field: str = "answer",
                  num_docs: int | None = None, source: str | None = None,
                  overwrite: bool = False) -> dict:
-    started = time.perf_counter()
     if (qa_entities is None) != (not qa):
         raise UsageError("--qa-entities and --qa go together: the QA file gives the questions "
                          "and answers the entity lines belong to")
     out = OutputFolder(out_root)
     archive = _open_archive(entity_map)
     _prepare(out, overwrite)
-    try:
-        return _import(out, archive, entity_map, qa_entities, qa, qa_format, question_field,
-                       answers_field, num_docs, source or str(entity_map), started)
-    except BaseException:
-        for table in WRITES:  # a half-written import is no import
-            shutil.rmtree(out.table_dir(table), ignore_errors=True)
-        raise
+    source = source or str(entity_map)
+    parameters = {"format": "kandpal-2022", "qa_format": qa_format, "num_docs": num_docs,
+                  "source": source}
+    inputs = {"entity_map": [str(entity_map)], "qa_entities": [qa_entities] if qa_entities
+              else [], "qa": list(qa or [])}
+    with WholeStage(out, StageSpec(IMPORT_STAGE, WRITES, parameters, inputs)) as run:
+        run.stats.update(_import(run, archive, entity_map, qa_entities, qa, qa_format,
+                                 question_field, answers_field, num_docs, source))
+    return run.record["stats"]
 
 
-def _import(out: OutputFolder, archive, entity_map: str, qa_entities: str | None,
+def _import(run: WholeStage, archive, entity_map: str, qa_entities: str | None,
             qa: list[str] | None, qa_format: str, question_field: str, answers_field: str,
-            num_docs: int | None, source: str, started: float) -> dict:
+            num_docs: int | None, source: str) -> dict:
     entities: dict[int, tuple[str, int, list[str]]] = {}
     doc_counts: dict[int, int] = {}
     failures: list[FailureRecord] = []
     per_doc = np.zeros(0, dtype=np.int64)
     buffer_docs: list[np.ndarray] = []
     buffer_ids: list[np.ndarray] = []
-    buffered = parts = 0
+    buffered = 0
     failed_docs: set[int] = set()
 
     def flush() -> None:
-        nonlocal buffered, parts, per_doc
+        nonlocal buffered, per_doc
         if not buffered:
             return
         docs = np.concatenate(buffer_docs)
-        out.write_part("doc_entities", IMPORT_STAGE, f"paper-{parts:05d}", pa.table({
+        run.write("doc_entities", pa.table({
             "doc_id": docs, "entity_id": np.concatenate(buffer_ids),
             "mentions": np.ones(len(docs), dtype=np.int32)}, schema=DOC_ENTITIES))
         unique, counts = np.unique(docs, return_counts=True)
@@ -98,7 +99,6 @@ def _import(out: OutputFolder, archive, entity_map: str, qa_entities: str | None
         buffer_docs.clear()
         buffer_ids.clear()
         buffered = 0
-        parts += 1
 
     largest = -1
     for key in archive.files:
@@ -127,34 +127,30 @@ def _import(out: OutputFolder, archive, entity_map: str, qa_entities: str | None
     if n_docs <= largest:
         raise UsageError(f"--num-docs {num_docs} is too small: the entity map has index {largest}")
     per_doc = np.concatenate([per_doc, np.zeros(max(0, n_docs - len(per_doc)), np.int64)])
-    docs_written = _write_docs(out, source, n_docs, per_doc, failed_docs)
+    docs_written = _write_docs(run, source, n_docs, per_doc, failed_docs)
 
     questions = qa_rows = 0
     if qa_entities is not None:
-        questions, qa_rows = _import_qa(out, qa_entities, qa or [], qa_format, question_field,
+        questions, qa_rows = _import_qa(run, qa_entities, qa or [], qa_format, question_field,
                                         answers_field, entities, failures)
-    out.write_part("entity_uris", IMPORT_STAGE, "paper", _entity_uris(entities))
-    out.write_part("entities", IMPORT_STAGE, "paper", _entities(entities, doc_counts))
-    out.write_part("failures", IMPORT_STAGE, "paper", failures_table(failures))
-    stats = {"documents": docs_written, "entities": len(doc_counts),
-             "doc_entities": int(per_doc.sum()), "failed_documents": len(failed_docs),
-             "qa_rows": qa_rows, "questions": questions, "failures": len(failures)}
-    record_stage(out, IMPORT_STAGE,
-                 inputs={"entity_map": str(entity_map), "qa_entities": qa_entities, "qa": qa},
-                 parameters={"format": "kandpal-2022", "qa_format": qa_format,
-                             "num_docs": n_docs, "source": source},
-                 stats=stats, seconds=time.perf_counter() - started)
-    return stats
+    run.write("entity_uris", _entity_uris(entities))
+    run.write("entities", _entities(entities, doc_counts))
+    run.write("failures", failures_table(failures))
+    return {"documents": docs_written, "entities": len(doc_counts),
+            "doc_entities": int(per_doc.sum()), "failed_documents": len(failed_docs),
+            "qa_rows": qa_rows, "questions": questions, "failures": len(failures),
+            "num_docs": n_docs}
 
 
 def _prepare(out: OutputFolder, overwrite: bool) -> None:
-    present = [t for t in WRITES + DERIVED if out.has_table(t)]
+    """An import replaces the pipeline's stages: refuse over them unless --overwrite."""
+    present = [stage for stage in REPLACES if out.has_run(stage)]
     if present and not overwrite:
-        raise UsageError(f"{out.root} already holds {', '.join(present)}; pass --overwrite to "
-                         "replace them or choose another --out")
-    for table in WRITES + DERIVED:
-        shutil.rmtree(out.table_dir(table), ignore_errors=True)
-    out.root.mkdir(parents=True, exist_ok=True)
+        raise UsageError(f"{out.display()} already holds the {', '.join(present)} stages; pass "
+                         "--overwrite to replace them or choose another --out")
+    tables = sorted({*WRITES, *DERIVED})
+    for stage in REPLACES:
+        out.clear_stage(stage, tables)
 
 
 def _open_archive(path: str):
@@ -177,14 +173,14 @@ def _indices(archive, key: str, path: str) -> np.ndarray:
     return np.unique(array.astype(np.int64))
 
 
-def _write_docs(out: OutputFolder, source: str, n_docs: int, per_doc: np.ndarray,
+def _write_docs(run: WholeStage, source: str, n_docs: int, per_doc: np.ndarray,
                 failed: set[int]) -> int:
     failed_array = np.array(sorted(failed), dtype=np.int64)
     written = 0
-    for part, start in enumerate(range(0, n_docs, ROWS_PER_PART)):
+    for start in range(0, n_docs, ROWS_PER_PART):
         ids = np.arange(start, min(n_docs, start + ROWS_PER_PART), dtype=np.int64)
         ids = ids[~np.isin(ids, failed_array)]
-        written += out.write_part("docs", IMPORT_STAGE, f"paper-{part:05d}", pa.table({
+        written += run.write("docs", pa.table({
             "doc_id": ids, "source": pa.array([source] * len(ids), pa.string()), "row": ids,
             "external_id": pa.nulls(len(ids), pa.string()),
             "n_chars": np.zeros(len(ids), np.int64),
@@ -210,7 +206,7 @@ def _entities(entities: dict[int, tuple[str, int, list[str]]], doc_counts: dict[
                      "doc_count": counts, "mention_count": counts}, schema=ENTITIES)
 
 
-def _import_qa(out: OutputFolder, path: str, qa: list[str], qa_format: str, q_field: str,
+def _import_qa(run: WholeStage, path: str, qa: list[str], qa_format: str, q_field: str,
                a_field: str, entities: dict, failures: list[FailureRecord]) -> tuple[int, int]:
     """qa_questions and qa_entities from the QA file and its entity lines; (questions, rows)."""
     files = resolve_qa_paths(qa)
@@ -247,11 +243,12 @@ def _import_qa(out: OutputFolder, path: str, qa: list[str], qa_format: str, q_fi
             if eid not in entities or (entities[eid][1] == 0 and not entities[eid][2]):
                 entities[eid] = (uri, support, types)
             for name, value in zip(QA_ENTITIES.names, (
-                    record.question_id, row, role, eid, surface, offset, sim, second),
+                    record.question_id, row, record.source, role, eid, surface, offset, sim,
+                    second),
                     strict=True):
                 e_cols[name].append(value)
-    out.write_part("qa_questions", IMPORT_STAGE, "paper", pa.table(q_cols, schema=QA_QUESTIONS))
-    out.write_part("qa_entities", IMPORT_STAGE, "paper", pa.table(e_cols, schema=QA_ENTITIES))
+    run.write("qa_questions", pa.table(q_cols, schema=QA_QUESTIONS))
+    run.write("qa_entities", pa.table(e_cols, schema=QA_ENTITIES))
     return len(q_cols["question_id"]), len(lines)
 
 

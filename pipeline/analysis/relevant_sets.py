@@ -6,13 +6,14 @@ found again in doc_entities, so they are exactly the ones the count stage counte
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from longtail.analysis.tables import parquet_glob, read_table, require
+
+from longtail.analysis.tables import read_table, require
 from longtail.linking.annotation import entity_id
 from longtail.output import OutputFolder
 from longtail.schemas.tables import STATUS_COUNTED
+from longtail.views import connect
 
 _COLUMNS = ["question_id", "row", "question", "answers", "q_uri", "a_uri", "relevant_docs",
             "status"]
@@ -41,11 +42,10 @@ def relevant_doc_pairs(out: OutputFolder, questions: pa.Table) -> pa.Table:
             a.append(entity_id(a_uri))
     pairs = pa.table({"question_id": pa.array(ids, pa.string()), "q": pa.array(q, pa.int64()),
                       "a": pa.array(a, pa.int64())})
-    doc_entities = f"read_parquet({parquet_glob(out, 'doc_entities')})"
-    with duckdb.connect() as con:
+    with connect(out) as con:
         con.register("pairs", pairs)
         return con.sql(
-            f"SELECT p.question_id, x.doc_id FROM pairs p "
-            f"JOIN {doc_entities} x ON x.entity_id = p.q "
-            f"JOIN {doc_entities} y ON y.doc_id = x.doc_id AND y.entity_id = p.a "
+            "SELECT p.question_id, x.doc_id FROM pairs p "
+            "JOIN doc_entities x ON x.entity_id = p.q "
+            "JOIN doc_entities y ON y.doc_id = x.doc_id AND y.entity_id = p.a "
             "ORDER BY p.question_id, x.doc_id").to_arrow_table()

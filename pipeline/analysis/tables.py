@@ -1,80 +1,40 @@
-"""Reading the pipeline's tables and writing the analyses' own tables under OUT."""
+"""Reading the pipeline's tables (fresh ones only) and writing the analyses' own tables."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
-from longtail.errors import UsageError
-from longtail.manifest import record_stage
-from longtail.output import OutputFolder, atomic_path
-from longtail.schemas.analysis import ANALYSIS_TABLES
-from longtail.schemas.tables import TABLES
 
-# The stage that writes each pipeline table, for "run ... first" messages.
-_WRITTEN_BY = {
-    "docs": "link", "mentions": "link", "entity_uris": "link", "failures": "link",
-    "entities": "index", "doc_entities": "index", "cooccurrence": "index",
-    "qa_questions": "qa", "qa_entities": "qa", "relevant_docs": "count",
-}
+from longtail.lineage import Lineage
+from longtail.output import OutputFolder
+from longtail.runner import StageSpec, WholeStage
 
 
 def output_folder(out_root: str | Path) -> OutputFolder:
-    out = OutputFolder(out_root)
-    if not out.root.is_dir():
-        raise UsageError(f"output folder not found: {out_root}")
+    out = OutputFolder(str(out_root))
+    out.check_exists()
     return out
 
 
 def require(out: OutputFolder, *tables: str) -> None:
-    for table in tables:
-        if not out.has_table(table):
-            raise UsageError(f"no {table} under {out.root}: run `longtail "
-                             f"{_WRITTEN_BY.get(table, table)}` first")
+    """Stop with one line unless every table is there and fresh."""
+    Lineage(out).require(tables)
 
 
 def read_table(out: OutputFolder, table: str, columns: list[str] | None = None,
                filter: ds.Expression | None = None) -> pa.Table:
-    """A pipeline table with its declared schema; an absent table reads as empty."""
-    schema = TABLES[table]
-    if not out.has_table(table):
-        empty = schema.empty_table()
-        return empty.select(columns) if columns else empty
-    dataset = ds.dataset(str(out.root / table), format="parquet", schema=schema)
-    return dataset.to_table(columns=columns, filter=filter)
+    """A fresh table's committed rows with its declared schema (one line if it is stale or
+    missing)."""
+    lineage = Lineage(out)
+    lineage.require([table])
+    return out.read_table(table, lineage.committed_files(table), columns, filter)
 
 
-def parquet_glob(out: OutputFolder, table: str) -> str:
-    """A read_parquet() argument for DuckDB, quoted."""
-    return "'" + str(out.root / table / "*.parquet").replace("'", "''") + "'"
-
-
-def write_analysis_table(out: OutputFolder, name: str, data: pa.Table) -> int:
-    """Replace OUT/<name>/ with `data`, cast to its declared schema; returns the rows."""
-    schema = ANALYSIS_TABLES[name]
-    data = data.select(schema.names).cast(schema)
-    folder = out.root / name
-    final = folder / f"part-{name}-all.parquet"
-    with atomic_path(final) as tmp:
-        pq.write_table(data, tmp, compression="zstd")
-    for old in folder.glob("*.parquet"):
-        if old != final:
-            old.unlink()
-    return data.num_rows
-
-
-def read_analysis_table(out: OutputFolder, name: str) -> pa.Table:
-    folder = out.root / name
-    if not folder.is_dir() or not any(folder.glob("*.parquet")):
-        raise UsageError(f"no {name} under {out.root}")
-    return ds.dataset(str(folder), format="parquet", schema=ANALYSIS_TABLES[name]).to_table()
-
-
-def record_analysis(out: OutputFolder, stage: str, started: float, *, inputs: dict,
-                    parameters: dict, stats: dict) -> None:
-    """Add the analysis to OUT/manifest.json like any stage."""
-    record_stage(out, stage, inputs=inputs, parameters=parameters, stats=stats,
-                 seconds=time.perf_counter() - started)
+def analysis_stage(out: OutputFolder, stage: str, tables: Iterable[str], reads: Iterable[str],
+                   parameters: dict, inputs: dict | None = None) -> WholeStage:
+    """The stage an analysis runs as: it reads fresh `reads`, and its `tables` replace what it
+    wrote before, recorded like any stage (`with analysis_stage(...) as run: run.write(...)`)."""
+    return WholeStage(out, StageSpec(stage, list(tables), parameters, inputs or {}), reads)

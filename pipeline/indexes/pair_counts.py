@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
+from longtail.output import OutputFolder
+
 MAX_CROSSINGS = 4_000_000  # crossings expanded at once; bounds a task's memory
 
 
@@ -105,17 +107,18 @@ def _chunks(sizes: np.ndarray) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def count_pairs_in_file(path: str, index: PairIndex) -> np.ndarray:
-    """`count_pairs` over one doc_entities Parquet file."""
-    table = pq.read_table(path, columns=["doc_id", "entity_id"])
+def count_pairs_in_file(out: OutputFolder, path: str, index: PairIndex) -> np.ndarray:
+    """`count_pairs` over one doc_entities Parquet file of OUT."""
+    table = out.read_file(path, columns=["doc_id", "entity_id"])
     return count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(), index)
 
 
-def doc_ranges_disjoint(paths: Sequence[str]) -> bool:
+def doc_ranges_disjoint(out: OutputFolder, paths: Sequence[str]) -> bool:
     """Whether the files' doc_id ranges (from Parquet statistics) do not overlap."""
     ranges = []
     for path in paths:
-        meta = pq.ParquetFile(path).metadata
+        with out.storage.open_input(path) as handle:
+            meta = pq.ParquetFile(handle).metadata
         column = meta.schema.to_arrow_schema().get_field_index("doc_id")
         lows, highs = [], []
         for g in range(meta.num_row_groups):

@@ -10,11 +10,13 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pyarrow as pa
+
 from longtail.corpus import Document, Shard, read_shard
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation, entity_id
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
+from longtail.runner import ShardWriter
 from longtail.schemas.tables import DOCS, ENTITY_URIS, MENTIONS
 
 STAGE = "link"
@@ -70,13 +72,13 @@ class MentionsBuilder:
 def link_shard(
     shard: Shard,
     spec: LinkerSpec,
-    out_root: str,
+    out: OutputFolder,
     text_field: str = "text",
     id_field: str | None = None,
 ) -> dict:
-    """Link every document of `shard`, write its four table parts and its marker; return stats."""
+    """Link every document of `shard`, write its four tables and its commit marker; returns
+    the marker."""
     started = time.perf_counter()
-    out = OutputFolder(out_root)
     linker = spec.build()
     docs: dict[str, list] = {name: [] for name in DOCS.names}
     mentions = MentionsBuilder()
@@ -116,10 +118,6 @@ def link_shard(
     docs_table = pa.table(docs, schema=DOCS).sort_by("doc_id")
     statuses = Counter(docs["status"])
     stats = {
-        "shard": shard.shard_id,
-        "source": str(shard.file.path),
-        "start_row": shard.start_row,
-        "stop_row": shard.stop_row,
         "documents_in": docs_table.num_rows + len(failures),
         "linked": statuses.get("linked", 0),
         "empty": statuses.get("empty", 0),
@@ -128,23 +126,10 @@ def link_shard(
         "mentions": len(mentions.columns["doc_id"]),
         "characters": sum(docs["n_chars"]),
     }
-    out.write_part("docs", STAGE, shard.shard_id, docs_table)
-    out.write_part("mentions", STAGE, shard.shard_id, mentions.mentions())
-    out.write_part("entity_uris", STAGE, shard.shard_id, mentions.uris.table())
-    out.write_part("failures", STAGE, shard.shard_id, failures_table(failures))
-    stats["seconds"] = round(time.perf_counter() - started, 3)
-    out.mark_done(STAGE, shard.shard_id, stats)
-    return stats
-
-
-def sum_shard_stats(all_stats: list[dict]) -> dict:
-    """Totals over shards; `documents_in == linked + empty + failed` holds by construction."""
-    totals: Counter = Counter()
-    reasons: Counter = Counter()
-    for s in all_stats:
-        for key in ("documents_in", "linked", "empty", "failed", "mentions", "characters"):
-            totals[key] += s.get(key, 0)
-        reasons.update(s.get("failure_reasons", {}))
-    return {**{k: totals[k] for k in
-               ("documents_in", "linked", "empty", "failed", "mentions", "characters")},
-            "failure_reasons": dict(reasons), "shards": len(all_stats)}
+    writer = ShardWriter(out, STAGE, shard.shard_id)
+    writer.write("docs", docs_table)
+    writer.write("mentions", mentions.mentions())
+    writer.write("entity_uris", mentions.uris.table())
+    writer.write("failures", failures_table(failures))
+    stats["task_seconds"] = round(time.perf_counter() - started, 3)
+    return writer.commit_marker(stats)

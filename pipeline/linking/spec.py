@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,6 +13,24 @@ KANDPAL_CONFIDENCE = 0.4
 KANDPAL_SUPPORT = 20
 
 _BUILT: dict[LinkerSpec, Linker] = {}
+MODEL_HEADER = "model.json"
+
+
+def check_model_folder(folder: str) -> None:
+    """Stop with one line, before any work starts, when `folder` is not a loadable model."""
+    from longtail.linking.statistical.model import StatisticalModel
+
+    StatisticalModel.load(folder)  # memory-maps the arrays: milliseconds, and every check
+
+
+def model_id(folder: str) -> str | None:
+    """A digest of the model's header, which changes whenever the model is built again with
+    other data; None when there is no header."""
+    try:
+        header = (Path(folder) / MODEL_HEADER).read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(header).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -32,8 +51,8 @@ class LinkerSpec:
             raise UsageError(f"--confidence must be between 0 and 1, got {self.confidence}")
         if self.support < 0:
             raise UsageError(f"--support must be >= 0, got {self.support}")
-        if self.model and not Path(self.model).is_dir():
-            raise UsageError(f"model folder not found: {self.model}")
+        if self.model:
+            check_model_folder(self.model)
 
     @property
     def kind(self) -> str:
@@ -41,6 +60,13 @@ class LinkerSpec:
 
     def describe(self) -> dict:
         return {"linker": self.kind, **asdict(self), "spotlight": list(self.spotlight)}
+
+    def fingerprint(self) -> dict | None:
+        """The model's identity, recorded by the stages that link with it (None for Spotlight,
+        a server whose model longtail cannot see)."""
+        if not self.model:
+            return None
+        return {"path": self.model, "id": model_id(self.model)}
 
     def build(self) -> Linker:
         """The linker, loaded once per process and reused by every task that runs there."""

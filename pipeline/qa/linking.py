@@ -11,26 +11,38 @@ import time
 from collections import Counter
 
 import pyarrow as pa
+
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation
 from longtail.linking.shard import EntityUris
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
 from longtail.qa.readers import QAPair
+from longtail.runner import ShardWriter
 from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS
 
 STAGE = "qa"
 TABLES = ["qa_questions", "qa_entities", "entity_uris", "failures"]
+READ_SHARD = "read"
 
 
 def answer_text(pair: QAPair) -> str:
     return pair.question + "\n" + "\n".join(pair.answers)
 
 
-def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root: str) -> dict:
-    """Link every pair of one QA shard, write its table parts and its marker; return stats."""
+def write_read_failures(out: OutputFolder, failures: list[FailureRecord]) -> dict:
+    """The QA records that could not be read, as the stage's shard `read`; returns the marker."""
+    writer = ShardWriter(out, STAGE, READ_SHARD)
+    writer.write("failures", failures_table(failures))
+    return writer.commit_marker({"records_in": len(failures), "unreadable": len(failures),
+                                 "failure_reasons": dict(Counter(f.reason for f in failures))})
+
+
+def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec,
+                  out: OutputFolder) -> dict:
+    """Link every pair of one QA shard, write its tables and its commit marker; returns the
+    marker."""
     started = time.perf_counter()
-    out = OutputFolder(out_root)
     linker = spec.build()
     items = []
     for i, pair in enumerate(pairs):
@@ -60,6 +72,7 @@ def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root
             for a in mentions:
                 entities["question_id"].append(pair.question_id)
                 entities["row"].append(pair.row)
+                entities["source"].append(pair.source)
                 entities["role"].append(role)
                 entities["entity_id"].append(uris.add(a))
                 entities["surface_form"].append(a.surface_form)
@@ -78,21 +91,20 @@ def link_qa_shard(shard_id: str, pairs: list[QAPair], spec: LinkerSpec, out_root
         },
         schema=QA_QUESTIONS,
     )
-    qa_entities = pa.table(entities, schema=QA_ENTITIES)
-    out.write_part("qa_questions", STAGE, shard_id, questions)
-    out.write_part("qa_entities", STAGE, shard_id, qa_entities)
-    out.write_part("entity_uris", STAGE, shard_id, uris.table())
-    out.write_part("failures", STAGE, shard_id, failures_table(errors.values()))
+    writer = ShardWriter(out, STAGE, shard_id)
+    writer.write("qa_questions", questions)
+    writer.write("qa_entities", pa.table(entities, schema=QA_ENTITIES))
+    writer.write("entity_uris", uris.table())
+    writer.write("failures", failures_table(errors.values()))
     roles = Counter(entities["role"])
     stats = {
-        "shard": shard_id,
+        "records_in": len(pairs),
         "pairs": len(pairs),
         "linked": len(pairs) - len(errors),
-        "failed": len(errors),
+        "link_failed": len(errors),
         "failure_reasons": dict(Counter(f.reason for f in errors.values())),
         "question_mentions": roles.get("question", 0),
         "answer_mentions": roles.get("answer", 0),
-        "seconds": round(time.perf_counter() - started, 3),
+        "task_seconds": round(time.perf_counter() - started, 3),
     }
-    out.mark_done(STAGE, shard_id, stats)
-    return stats
+    return writer.commit_marker(stats)

@@ -1,74 +1,110 @@
-"""OUT/longtail.duckdb: one view per table over the Parquet files, with paths relative to OUT.
+"""`longtail query`: one read-only statement over an output folder's views, and its export.
 
-Relative paths keep the folder movable. DuckDB resolves them against the working directory or
-`file_search_path`; `connect()` sets the latter, and from a shell `cd OUT && duckdb longtail.duckdb`
-works as it is.
+Only SELECT and EXPLAIN run (`check_read_only`); the connection cannot reach files outside
+OUT nor change its own settings (`longtail.views.connect`). Results go to a file through
+`export_result`, never through SQL, and never into OUT.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
 from longtail.errors import UsageError
+from longtail.lineage import Lineage
 from longtail.output import OutputFolder
-from longtail.schemas.tables import TABLES
+from longtail.schemas import ALL_TABLES
+from longtail.views import connect, query_error
 
-DATABASE = "longtail.duckdb"
-
-
-def _sql_type(arrow_type) -> str:
-    """The DuckDB type of an empty column, so an absent table still has its declared columns."""
-    import pyarrow as pa
-
-    if pa.types.is_list(arrow_type):
-        return _sql_type(arrow_type.value_type) + "[]"
-    return {
-        pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE",
-        pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN",
-    }[arrow_type]
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+EXPORT_FORMATS = (".csv", ".parquet", ".jsonl")
 
 
-def view_sql(out: OutputFolder, table: str) -> str:
-    if out.has_table(table):
-        return (f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM "
-                f"read_parquet('{table}/*.parquet', union_by_name = true)")
-    columns = ", ".join(f"NULL::{_sql_type(f.type)} AS {f.name}" for f in TABLES[table])
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} WHERE false"
+def check_read_only(sql: str) -> str:
+    """The one read-only statement in `sql`; anything else is refused with one line."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as err:
+        raise UsageError(f"query failed: {str(err).splitlines()[0]}") from None
+    if not statements:
+        raise UsageError("no SQL statement given (the query is empty or only comments)")
+    if len(statements) > 1:
+        raise UsageError(f"one statement at a time, please ({len(statements)} given)")
+    kind = statements[0].type.name
+    if kind not in READ_ONLY_STATEMENTS:
+        raise UsageError(f"longtail query is read-only: {kind} statements are refused; "
+                         "export results with --output FILE")
+    return sql
 
 
-def build_database(out_root: str | Path) -> Path:
-    """(Re)create OUT/longtail.duckdb with a view for every declared table."""
-    out = OutputFolder(out_root)
-    path = out.root / DATABASE
-    with duckdb.connect(str(path)) as con:
-        con.execute(f"SET file_search_path = '{_quoted(out.root.resolve())}'")
-        for table in TABLES:
-            con.execute(view_sql(out, table))
-    return path
+def referenced_tables(sql: str) -> set[str]:
+    """The output folder's tables a statement reads: from DuckDB's parse tree for a SELECT,
+    else (EXPLAIN) every table whose name appears as a word in the SQL."""
+    with duckdb.connect(":memory:") as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+                found.add(node["table_name"].lower())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    if tree.get("error"):
+        words = set(re.findall(r"[a-z_]+", sql.lower()))
+        return {t for t in ALL_TABLES if t in words}
+    walk(tree)
+    return {t for t in found if t in ALL_TABLES}
 
 
-def connect(out_root: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    out = OutputFolder(out_root)
-    path = out.root / DATABASE
-    if not out.root.is_dir():
-        raise UsageError(f"output folder not found: {out_root}")
-    if not path.exists():
-        raise UsageError(f"{path} not found: run a longtail stage into {out_root} first")
-    con = duckdb.connect(str(path), read_only=read_only)
-    con.execute(f"SET file_search_path = '{_quoted(out.root.resolve())}'")
-    return con
-
-
-def run_query(out_root: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
-    with connect(out_root) as con:
+def run_query(out_root: str | OutputFolder, sql: str, allow_stale: bool = False
+              ) -> pa.Table:
+    """The result of one read-only statement as an Arrow table; refuses (one line) when a
+    table it reads is stale or missing, unless `allow_stale`."""
+    check_read_only(sql)
+    out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
+    out.check_exists()
+    if not allow_stale:
+        Lineage(out).require(sorted(referenced_tables(sql)))
+    with connect(out, allow_stale) as con:
         try:
-            cursor = con.execute(sql)
+            return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
-            raise UsageError(f"query failed: {str(err).splitlines()[0]}") from err
-        columns = [d[0] for d in cursor.description or []]
-        return columns, cursor.fetchall()
+            raise UsageError(query_error(err)) from None
 
 
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
+def export_result(result: pa.Table, path: str, out: OutputFolder) -> int:
+    """Write a query result to a .csv, .parquet or .jsonl file outside OUT; returns rows."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise UsageError(f"--output must end in {', '.join(EXPORT_FORMATS)}, got {path}")
+    if out.storage.local:
+        root = out.storage.local_path().resolve()
+        resolved = target.resolve()
+        if resolved == root or resolved.is_relative_to(root):
+            raise UsageError(f"--output {path} is inside the output folder {out.display()}; "
+                             "write results somewhere else")
+    if not target.parent.is_dir():
+        raise UsageError(f"--output folder does not exist: {target.parent}")
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(result, target, compression="zstd")
+    elif suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(result, target)
+    else:
+        with target.open("w", encoding="utf-8") as fh:
+            for row in result.to_pylist():
+                fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    return result.num_rows

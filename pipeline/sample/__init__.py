@@ -28,7 +28,7 @@ def sample_path(name: str) -> Path:
         known = ", ".join(sorted(SAMPLE_FILES))
         raise UsageError(f"unknown sample {name!r}; known samples: {known}") from None
     # The package ships as plain files (setuptools package data), so the resource is a real path.
-    return Path(str(files("pipeline") / "sample" / relative))
+    return Path(str(files("longtail") / "sample" / relative))
 
 
 SAMPLE_WIKI = sample_path("wiki")

@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from longtail.jobs.count import run_count
+from longtail.stage_config import CountConfig
 from tests.unit.test_analysis_paper_formats import import_archive
 
 pytestmark = pytest.mark.spark
@@ -50,7 +51,7 @@ def reference_counts(npz, entity_lines) -> list[dict]:
 
 def test_counts_on_imported_files_match_the_reference(spark, tmp_path):
     out, npz, _, entities = import_archive(tmp_path)
-    run_count(spark, str(out))
+    run_count(spark, CountConfig(), str(out))
     table = ds.dataset(str(out / "relevant_docs")).to_table().sort_by("row").to_pylist()
     lines = entities.read_text(encoding="utf-8").splitlines()
     expected = reference_counts(npz, lines)

@@ -16,13 +16,15 @@ from longtail.jobs.count import run_count
 from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
-from longtail.jobs.tables import read_table
+from longtail.jobs.tables import read_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
 from longtail.qa.countries import load_countries
+from longtail.runner import commit_stage
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import PIPELINE_TABLES
+from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 
 pytestmark = pytest.mark.spark
 
@@ -31,11 +33,17 @@ pytestmark = pytest.mark.spark
 def sample_out(spark, sample_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipeline") / "out"
     spec = LinkerSpec(model=sample_model, confidence=0.4)
-    run_link(spark, [str(SAMPLE_CORPUS)], spec, str(out), rows_per_shard=64)
-    run_index(spark, str(out), min_cooccurrence=1, max_entities_per_doc=0)
-    run_qa(spark, [str(SAMPLE_QA)], "nq-open", spec, str(out), rows_per_shard=25)
-    run_count(spark, str(out))
+    run_link(spark, CorpusConfig(corpus=(str(SAMPLE_CORPUS),), rows_per_shard=64), spec,
+             str(out))
+    run_index(spark, IndexConfig(min_cooccurrence=1, max_entities_per_doc=0), str(out))
+    run_qa(spark, QAConfig(qa=(str(SAMPLE_QA),), qa_format="nq-open", qa_rows_per_shard=25),
+           spec, str(out))
+    run_count(spark, CountConfig(), str(out))
     return out
+
+
+def spark_table(spark, out: OutputFolder, table: str):
+    return read_files(spark, out, table, out.committed_files(table))
 
 
 def rows(con: duckdb.DuckDBPyConnection, out: Path, table: str, sql: str = "*") -> list[tuple]:
@@ -78,8 +86,8 @@ def test_index_tables_equal_independent_aggregates(spark, sample_out):
     per_doc = Counter((m["doc_id"], m["entity_id"]) for m in mentions)
     expected = spark.createDataFrame(
         [(d, e, n) for (d, e), n in per_doc.items()], "doc_id long, entity_id long, mentions int")
-    out = OutputFolder(sample_out)
-    assertDataFrameEqual(read_table(spark, out, "doc_entities"), expected)
+    out = OutputFolder(str(sample_out))
+    assertDataFrameEqual(spark_table(spark, out, "doc_entities"), expected)
 
     docs_of: dict[int, set[int]] = defaultdict(set)
     for d, e in per_doc:
@@ -97,7 +105,7 @@ def test_index_tables_equal_independent_aggregates(spark, sample_out):
         pairs.update(combinations(sorted(ents), 2))
     expected_pairs = spark.createDataFrame(
         [(a, b, n) for (a, b), n in pairs.items()], "entity_a long, entity_b long, doc_count long")
-    assertDataFrameEqual(read_table(spark, out, "cooccurrence"), expected_pairs)
+    assertDataFrameEqual(spark_table(spark, out, "cooccurrence"), expected_pairs)
 
 
 def independent_relevant_docs(out: Path, excluded: set[int] = frozenset()) -> dict[str, tuple]:
@@ -166,7 +174,7 @@ def test_exclude_countries_changes_only_country_questions(spark, sample_out, tmp
 
     out = tmp_path / "countries"
     shutil.copytree(sample_out, out)
-    run_count(spark, str(out), exclude_countries=True)
+    run_count(spark, CountConfig(exclude_countries=True), str(out))
     excluded = {entity_id(u) for u in load_countries()}
     expected = independent_relevant_docs(out, excluded)
     got = {r["question_id"]: r for r in pq.read_table(out / "relevant_docs").to_pylist()}
@@ -188,15 +196,17 @@ def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_pat
     out = tmp_path / "split"
     shutil.copytree(sample_out, out)
     table = pq.read_table(out / "doc_entities")
-    shutil.rmtree(out / "doc_entities")
+    folder = OutputFolder(str(out))
+    entities = folder.read_table("entities", folder.committed_files("entities"))
     odd = pc.equal(pc.bit_wise_and(table["entity_id"], 1), 1)
-    folder = OutputFolder(out)
-    folder.write_part("doc_entities", "test", "odd", table.filter(odd))
-    folder.write_part("doc_entities", "test", "even", table.filter(pc.invert(odd)))
-    files = sorted(str(p) for p in (out / "doc_entities").glob("*.parquet"))
-    assert not doc_ranges_disjoint(files)
-    assert doc_ranges_disjoint(sorted(str(p) for p in (sample_out / "doc_entities").glob(
-        "*.parquet")))
-    run_count(spark, str(out))
+    commit_stage(folder, "index", {"doc_entities": [table.filter(odd),
+                                                    table.filter(pc.invert(odd))],
+                                   "entities": entities}, reads=["mentions"])
+    files = [f.path for f in folder.committed_files("doc_entities")]
+    assert len(files) == 2 and not doc_ranges_disjoint(folder, files)
+    original = OutputFolder(str(sample_out))
+    assert doc_ranges_disjoint(original, [f.path for f in original.committed_files(
+        "doc_entities")])
+    run_count(spark, CountConfig(), str(out))
     assert (pq.read_table(out / "relevant_docs").to_pylist()
             == pq.read_table(sample_out / "relevant_docs").to_pylist())

@@ -12,6 +12,7 @@ from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.linking.spec import LinkerSpec
+from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.spark
@@ -24,7 +25,8 @@ def test_c4_nq_open_and_entityquestions_run_and_add_up(spark, sample_model, tmp_
     out = tmp_path / "out"
     spec = LinkerSpec(model=sample_model, confidence=0.4)
 
-    link = run_link(spark, [str(c4)], spec, str(out), id_field="meta.url", rows_per_shard=150)
+    c4_config = CorpusConfig(corpus=(str(c4),), id_field="meta.url", rows_per_shard=150)
+    link = run_link(spark, c4_config, spec, str(out))
     assert link["documents_in"] == 449
     assert link["documents_in"] == link["linked"] + link["empty"] + link["failed"]
     docs = pq.read_table(out / "docs")
@@ -32,20 +34,21 @@ def test_c4_nq_open_and_entityquestions_run_and_add_up(spark, sample_model, tmp_
     assert docs["external_id"].null_count == 0  # meta is a JSON string in some rows
     assert all(u.startswith("http") for u in docs["external_id"].to_pylist())
 
-    index = run_index(spark, str(out), min_cooccurrence=1)
+    index = run_index(spark, IndexConfig(min_cooccurrence=1), str(out))
     assert index["entities"] > 0
-    nq_stats = run_qa(spark, [str(nq)], "nq-open", spec, str(out), rows_per_shard=4000)
+    nq_stats = run_qa(spark, QAConfig(qa=(str(nq),), qa_format="nq-open",
+                                      qa_rows_per_shard=4000), spec, str(out))
     assert nq_stats["records_in"] == nq_stats["pairs"] == nq_stats["linked"] == 3610
 
     eq_out = tmp_path / "eq"
-    run_link(spark, [str(c4)], spec, str(eq_out), id_field="meta.url", rows_per_shard=150)
-    run_index(spark, str(eq_out), min_cooccurrence=1)
-    eq_stats = run_qa(spark, [str(eq)], "entityquestions", spec, str(eq_out),
-                      rows_per_shard=6000)
+    run_link(spark, c4_config, spec, str(eq_out))
+    run_index(spark, IndexConfig(min_cooccurrence=1), str(eq_out))
+    eq_stats = run_qa(spark, QAConfig(qa=(str(eq),), qa_format="entityquestions",
+                                      qa_rows_per_shard=6000), spec, str(eq_out))
     assert eq_stats["records_in"] == eq_stats["pairs"] == eq_stats["linked"] == 22068
 
     for folder, questions in ((out, 3610), (eq_out, 22068)):
-        stats = run_count(spark, str(folder))
+        stats = run_count(spark, CountConfig(), str(folder))
         assert stats["questions"] == questions
         assert sum(stats["status"].values()) == questions
         manifest = json.loads((folder / "manifest.json").read_text())

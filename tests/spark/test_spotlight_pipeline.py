@@ -26,6 +26,7 @@ from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.linking.spec import LinkerSpec
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
+from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from tests.servers.faulty_proxy import FaultyProxy, ProxyFaults
 from tests.servers.longtail_serve import ServeProcess
 
@@ -48,10 +49,16 @@ def model(sample_model) -> str:
 
 
 def run_pipeline(spark, spec: LinkerSpec, out: Path, corpus: list[str]) -> None:
-    run_link(spark, corpus, spec, str(out), rows_per_shard=ROWS_PER_SHARD)
-    run_index(spark, str(out), min_cooccurrence=1, max_entities_per_doc=0)
-    run_qa(spark, [str(SAMPLE_QA)], "nq-open", spec, str(out), rows_per_shard=25)
-    run_count(spark, str(out))
+    run_link(spark, CorpusConfig(corpus=tuple(corpus), rows_per_shard=ROWS_PER_SHARD), spec,
+             str(out))
+    run_rest(spark, spec, out)
+
+
+def run_rest(spark, spec: LinkerSpec, out: Path) -> None:
+    run_index(spark, IndexConfig(min_cooccurrence=1, max_entities_per_doc=0), str(out))
+    run_qa(spark, QAConfig(qa=(str(SAMPLE_QA),), qa_format="nq-open", qa_rows_per_shard=25),
+           spec, str(out))
+    run_count(spark, CountConfig(), str(out))
 
 
 def rows(out: Path, table: str, drop: tuple[str, ...] = ()) -> list[tuple]:
@@ -94,13 +101,12 @@ def test_a_killed_server_and_a_faulty_one_lose_nothing(spark, model, in_process,
             ServeProcess(model, "--threads", "2") as upstream, \
             FaultyProxy(upstream.url, faults) as proxy:
         spec = LinkerSpec(spotlight=(doomed.url, proxy.url), confidence=CONFIDENCE, timeout=2.0)
-        run_link(spark, [str(corpus)], spec, str(out), rows_per_shard=ROWS_PER_SHARD)
+        run_link(spark, CorpusConfig(corpus=(str(corpus),), rows_per_shard=ROWS_PER_SHARD),
+                 spec, str(out))
         assert doomed.killed.is_set()  # killed while linking was under way
         assert proxy.log.faults["500"] > 0 and proxy.log.faults["stall"] > 0
         assert proxy.log.faults["400"] == len(CRASH_DOCS)
-        run_index(spark, str(out), min_cooccurrence=1, max_entities_per_doc=0)
-        run_qa(spark, [str(SAMPLE_QA)], "nq-open", spec, str(out), rows_per_shard=25)
-        run_count(spark, str(out))
+        run_rest(spark, spec, out)
     assert doomed.answered >= 40
 
     # Every input line is in docs or in failures, once.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-import pyarrow.dataset as ds
 import pytest
 
 from longtail.analysis.accuracy import exact_match, normalize_answer
 from longtail.analysis.bins import count_bin
 from longtail.analysis.commands import register
+from longtail.analysis.tables import read_table
 from longtail.errors import UsageError
 from tests.unit.test_analysis_fixture import build_out
 
@@ -35,7 +35,7 @@ def write_lines(path, lines):
 
 
 def table(out, name):
-    return ds.dataset(str(out.root / name)).to_table().to_pylist()
+    return read_table(out, name).to_pylist()
 
 
 def test_normalisation_follows_squad_and_triviaqa():
@@ -72,7 +72,7 @@ def test_accuracy_per_bin_with_wilson_interval_and_spearman(tmp_path, capsys):
         {"question_id": "q1", "prediction": "again"},
     ])
     plot = tmp_path / "plots" / "accuracy.png"
-    assert run(["analyze", "accuracy", str(fixture.out.root), "--predictions", preds,
+    assert run(["analyze", "accuracy", fixture.out.location, "--predictions", preds,
                 "--min-bin-size", "2", "--plot", str(plot)]) == 0
     bins = {r["bin"]: r for r in table(fixture.out, "accuracy")}
     assert {b: (r["questions"], r["correct"]) for b, r in bins.items()} == {
@@ -106,7 +106,7 @@ def test_one_line_per_predictions_file(tmp_path):
                         [{"question_id": q, "prediction": "x"} for q in ("q1", "q3")])
     second = write_lines(tmp_path / "second.jsonl",
                          [{"question_id": "q3", "prediction": "Answer Three"}])
-    run(["analyze", "accuracy", str(fixture.out.root), "--predictions", first, second,
+    run(["analyze", "accuracy", fixture.out.location, "--predictions", first, second,
          "--labels", "small", "large"])
     rows = {(r["predictions"], r["bin"]): r["accuracy"] for r in table(fixture.out, "accuracy")}
     assert rows == {("small", "1-9"): 0.0, ("small", "10-99"): 0.0, ("large", "10-99"): 1.0}
@@ -118,13 +118,13 @@ def test_wrong_usage_is_a_usage_error(tmp_path):
     fixture = build_out(tmp_path)
     preds = write_lines(tmp_path / "p.jsonl", [{"question_id": "q1", "prediction": "x"}])
     with pytest.raises(UsageError, match="2 labels for 1"):
-        run(["analyze", "accuracy", str(fixture.out.root), "--predictions", preds,
+        run(["analyze", "accuracy", fixture.out.location, "--predictions", preds,
              "--labels", "a", "b"])
     with pytest.raises(UsageError, match="cannot read predictions"):
-        run(["analyze", "accuracy", str(fixture.out.root), "--predictions",
+        run(["analyze", "accuracy", fixture.out.location, "--predictions",
              str(tmp_path / "missing.jsonl")])
     with pytest.raises(UsageError, match="must end in .png"):
-        run(["analyze", "accuracy", str(fixture.out.root), "--predictions", preds,
+        run(["analyze", "accuracy", fixture.out.location, "--predictions", preds,
              "--plot", str(tmp_path / "plot.jpg")])
     with pytest.raises(UsageError, match="output folder not found"):
         run(["analyze", "accuracy", str(tmp_path / "nowhere"), "--predictions", preds])

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from longtail.errors import UsageError
+from longtail.lineage import input_fingerprints
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import RELEVANT, B, build_out, doc_id
 
@@ -15,7 +16,7 @@ from tests.unit.test_analysis_fixture import RELEVANT, B, build_out, doc_id
 def test_all_counted_questions_remove_the_union_of_their_relevant_documents(tmp_path, capsys):
     fixture = build_out(tmp_path)
     target = tmp_path / "cf"
-    assert run(["counterfactual", str(fixture.out.root), "--per-bin", "5", "--seed", "3",
+    assert run(["counterfactual", fixture.out.location, "--per-bin", "5", "--seed", "3",
                 "--write-corpus", str(target)]) == 0
     chosen = {r["question_id"]: r["bin"] for r in table(fixture.out, "counterfactual_questions")}
     assert chosen == {"q1": "1-9", "q2": "1-9", "q3": "10-99", "q4": "10-99"}
@@ -40,7 +41,7 @@ def test_one_question_per_bin_is_seeded(tmp_path):
     fixture = build_out(tmp_path)
     picks = []
     for _ in range(2):
-        run(["counterfactual", str(fixture.out.root), "--per-bin", "1", "--seed", "11"])
+        run(["counterfactual", fixture.out.location, "--per-bin", "1", "--seed", "11"])
         picks.append(sorted(r["question_id"] for r in
                             table(fixture.out, "counterfactual_questions")))
     assert picks[0] == picks[1]
@@ -63,12 +64,12 @@ def test_hugging_face_dataset_keeps_its_state_files(tmp_path):
     state = {"_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_split": "train"}
     (dataset / "state.json").write_text(json.dumps(state), encoding="utf-8")
     (dataset / "dataset_info.json").write_text('{"features": {}}', encoding="utf-8")
-    manifest = json.loads(fixture.out.manifest_path.read_text(encoding="utf-8"))
-    manifest["stages"]["link"]["inputs"]["corpus"] = [
-        str(dataset / "data-00000-of-00001.arrow"), str(fixture.files[1])]
-    fixture.out.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    record = fixture.out.record("link")  # the corpus as if the link stage had read these files
+    record["inputs"]["corpus"] = input_fingerprints([
+        str(dataset / "data-00000-of-00001.arrow"), str(fixture.files[1])])
+    fixture.out.write_record("link", record)
     target = tmp_path / "cf"
-    run(["counterfactual", str(fixture.out.root), "--per-bin", "5", "--write-corpus",
+    run(["counterfactual", fixture.out.location, "--per-bin", "5", "--write-corpus",
          str(target)])
     written = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert written == ["corpus/b.jsonl", "hf/data-00000-of-00001.arrow", "hf/dataset_info.json",
@@ -81,8 +82,8 @@ def test_hugging_face_dataset_keeps_its_state_files(tmp_path):
 def test_refuses_to_overwrite_the_corpus_and_bad_sizes(tmp_path):
     fixture = build_out(tmp_path)
     with pytest.raises(UsageError, match="would overwrite the corpus"):
-        run(["counterfactual", str(fixture.out.root), "--per-bin", "1", "--write-corpus",
+        run(["counterfactual", fixture.out.location, "--per-bin", "1", "--write-corpus",
              str(fixture.corpus)])
     with pytest.raises(UsageError, match="at least 1"):
-        run(["counterfactual", str(fixture.out.root), "--per-bin", "0"])
+        run(["counterfactual", fixture.out.location, "--per-bin", "0"])
     assert (fixture.files[0]).read_text(encoding="utf-8").count("\n") == 30

@@ -13,7 +13,7 @@ from tests.unit.test_analysis_fixture import B, build_out
 
 def test_clusters_kinds_and_unique_relevant_documents(tmp_path, capsys):
     fixture = build_out(tmp_path)
-    assert run(["duplicates", str(fixture.out.root)]) == 0
+    assert run(["duplicates", fixture.out.location]) == 0
     rows = table(fixture.out, "duplicates")
     clusters: dict[int, dict[int, str]] = {}
     for r in rows:
@@ -59,6 +59,6 @@ def test_bad_options_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="shingle"):
         find_duplicates([], shingle=0)
     fixture = build_out(tmp_path)
-    fixture.out.manifest_path.unlink()
-    with pytest.raises(UsageError, match="records no corpus"):
-        run(["duplicates", str(fixture.out.root)])
+    fixture.out.delete_record("link")
+    with pytest.raises(UsageError, match="docs is stale: `link` stopped before it finished"):
+        run(["duplicates", fixture.out.location])

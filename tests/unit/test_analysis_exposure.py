@@ -16,7 +16,7 @@ def by_question(out):
 def test_positions_and_gaps_in_documents(tmp_path):
     fixture = build_out(tmp_path)
     plot = tmp_path / "gaps.png"
-    assert run(["exposure", str(fixture.out.root), "--plot", str(plot)]) == 0
+    assert run(["exposure", fixture.out.location, "--plot", str(plot)]) == 0
     rows = by_question(fixture.out)
     assert set(rows) == {"q1", "q2", "q3", "q4"}
     assert rows["q2"]["positions"] == [5, 8, 33]  # b.jsonl row 3 comes after a.jsonl's 30 rows
@@ -31,7 +31,7 @@ def test_positions_and_gaps_in_documents(tmp_path):
 
 def test_documents_per_step(tmp_path):
     fixture = build_out(tmp_path)
-    run(["exposure", str(fixture.out.root), "--docs-per-step", "4"])
+    run(["exposure", fixture.out.location, "--docs-per-step", "4"])
     q2 = by_question(fixture.out)["q2"]
     assert q2["steps"] == [1, 2, 8]
     assert q2["step_gaps"] == [1, 6]
@@ -39,7 +39,7 @@ def test_documents_per_step(tmp_path):
 
 def test_tokens_per_step_from_characters(tmp_path, capsys):
     fixture = build_out(tmp_path)
-    run(["exposure", str(fixture.out.root), "--tokens-per-step", "250",
+    run(["exposure", fixture.out.location, "--tokens-per-step", "250",
          "--tokens-per-char", "0.25"])
     rows = by_question(fixture.out)
     # a.jsonl documents are 100 tokens, b.jsonl documents 200: position 33 starts at token
@@ -54,7 +54,7 @@ def test_tokens_per_step_from_characters(tmp_path, capsys):
 def test_step_flags_are_exclusive_and_positive(tmp_path):
     fixture = build_out(tmp_path)
     with pytest.raises(SystemExit):
-        run(["exposure", str(fixture.out.root), "--docs-per-step", "2",
+        run(["exposure", fixture.out.location, "--docs-per-step", "2",
              "--tokens-per-step", "9"])
     with pytest.raises(UsageError, match="at least 1"):
-        run(["exposure", str(fixture.out.root), "--docs-per-step", "0"])
+        run(["exposure", fixture.out.location, "--docs-per-step", "0"])

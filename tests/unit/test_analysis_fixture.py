@@ -24,10 +24,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from longtail.analysis.tables import read_table
 from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import entity_id
 from longtail.output import OutputFolder
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
+from longtail.runner import commit_stage
 from longtail.schemas.tables import (
     DOC_ENTITIES,
     DOCS,
@@ -119,7 +121,6 @@ def build_out(root: Path) -> Fixture:
     files[1].write_text("".join(json.dumps({"text": texts[B | r]}) + "\n" for r in range(10))
                         + "{not json\n", encoding="utf-8")
     out = OutputFolder(root / "out")
-    out.root.mkdir()
     ids = sorted(texts)
     per_doc = {d: 0 for d in ids}
     de_rows = []
@@ -127,20 +128,24 @@ def build_out(root: Path) -> Fixture:
         for p in sorted(positions):
             de_rows.append((doc_id(p), entity_id(uri)))
             per_doc[doc_id(p)] += 1
-    out.write_part("docs", "link", "all", pa.table({
-        "doc_id": ids, "source": [str(files[d >> 40]) for d in ids],
-        "row": [d & (B - 1) for d in ids], "external_id": [None] * len(ids),
-        "n_chars": [len(texts[d]) for d in ids], "n_mentions": [per_doc[d] for d in ids],
-        "status": ["linked"] * len(ids)}, schema=DOCS))
-    out.write_part("failures", "link", "all", failures_table([FailureRecord(
-        B | 10, str(files[1]), 10, "read", "invalid_json", "Expecting property name")]))
-    out.write_part("doc_entities", "index", "all", pa.table({
-        "doc_id": [d for d, _ in de_rows], "entity_id": [e for _, e in de_rows],
-        "mentions": [1] * len(de_rows)}, schema=DOC_ENTITIES))
     uris = sorted(MENTIONS)
-    out.write_part("entity_uris", "link", "all", pa.table({
+    entity_uris = pa.table({
         "entity_id": [entity_id(u) for u in uris], "uri": uris, "support": [100] * len(uris),
-        "types": [[]] * len(uris)}, schema=ENTITY_URIS))
+        "types": [[]] * len(uris)}, schema=ENTITY_URIS)
+    commit_stage(out, "link", {
+        "docs": pa.table({
+            "doc_id": ids, "source": [str(files[d >> 40]) for d in ids],
+            "row": [d & (B - 1) for d in ids], "external_id": [None] * len(ids),
+            "n_chars": [len(texts[d]) for d in ids], "n_mentions": [per_doc[d] for d in ids],
+            "status": ["linked"] * len(ids)}, schema=DOCS),
+        "failures": failures_table([FailureRecord(
+            B | 10, str(files[1]), 10, "read", "invalid_json", "Expecting property name")]),
+        "entity_uris": entity_uris,
+    }, inputs={"corpus": [str(f) for f in files]},
+        parameters={"corpus_format": None, "text_field": "text", "id_field": None})
+    commit_stage(out, "index", {"doc_entities": pa.table({
+        "doc_id": [d for d, _ in de_rows], "entity_id": [e for _, e in de_rows],
+        "mentions": [1] * len(de_rows)}, schema=DOC_ENTITIES)}, reads=["docs"])
     q_cols: dict[str, list] = {n: [] for n in QA_QUESTIONS.names}
     e_cols: dict[str, list] = {n: [] for n in QA_ENTITIES.names}
     for row, (qid, question, answers, q_ents, a_ents, linked) in enumerate(QUESTIONS):
@@ -150,29 +155,26 @@ def build_out(root: Path) -> Fixture:
         for role, names, offset in (("question", q_ents, 0), ("answer", a_ents, len(question))):
             for name in names:
                 for col, value in zip(QA_ENTITIES.names, (
-                        qid, row, role, entity_id(R + name), name, offset, 0.9, 0.0),
-                        strict=True):
+                        qid, row, "qa.jsonl", role, entity_id(R + name), name, offset, 0.9,
+                        0.0), strict=True):
                     e_cols[col].append(value)
-    out.write_part("qa_questions", "qa", "all", pa.table(q_cols, schema=QA_QUESTIONS))
-    out.write_part("qa_entities", "qa", "all", pa.table(e_cols, schema=QA_ENTITIES))
-    qa = QAEntityLists.load(out)
+    questions = pa.table(q_cols, schema=QA_QUESTIONS)
+    qa_entities = pa.table(e_cols, schema=QA_ENTITIES)
+    commit_stage(out, "qa", {"qa_questions": questions, "qa_entities": qa_entities,
+                             "entity_uris": entity_uris})
+    qa = QAEntityLists.from_tables(questions, qa_entities)
     docs_of = {entity_id(u): {doc_id(p) for p in ps} for u, ps in MENTIONS.items()}
     pair_docs = {(q, a): len(docs_of[q] & docs_of[a]) for q, a in qa.needed_pairs()}
     table = relevant_docs_table(qa, pair_docs, {e: len(d) for e, d in docs_of.items()},
                                 {entity_id(u): u for u in uris})
-    out.write_part("relevant_docs", "count", "all", table)
-    out.manifest_path.write_text(json.dumps({"stages": {"link": {
-        "inputs": {"corpus": [str(f) for f in files]},
-        "parameters": {"corpus_format": None, "text_field": "text", "id_field": None}}}}),
-        encoding="utf-8")
+    commit_stage(out, "count", {"relevant_docs": table},
+                 reads=["doc_entities", "qa_questions", "qa_entities"])
     return Fixture(out, corpus, files, texts)
 
 
 def test_fixture_counts_are_what_its_docstring_says(tmp_path):
     fixture = build_out(tmp_path)
-    import pyarrow.dataset as ds
-
-    rd = ds.dataset(str(fixture.out.root / "relevant_docs")).to_table().to_pylist()
+    rd = read_table(fixture.out, "relevant_docs").to_pylist()
     by_id = {r["question_id"]: r for r in rd}
     assert {q: r["status"] for q, r in by_id.items()} == STATUS
     assert {q: by_id[q]["relevant_docs"] for q in RELEVANT} == {"q1": 1, "q2": 3, "q3": 12,

@@ -19,7 +19,7 @@ def read_jsonl(path):
 def test_facts_with_at_most_k_documents_include_zero(tmp_path, capsys):
     fixture = build_out(tmp_path)
     facts = tmp_path / "facts.jsonl"
-    assert run(["export", "longtail", str(fixture.out.root), "--max-docs", "3",
+    assert run(["export", "longtail", fixture.out.location, "--max-docs", "3",
                 "--out", str(facts)]) == 0
     written = read_jsonl(facts)
     assert [(f["question_id"], f["relevant_docs"], f["status"]) for f in written] == [
@@ -35,7 +35,7 @@ def test_facts_with_at_most_k_documents_include_zero(tmp_path, capsys):
 def test_uncounted_only_when_asked(tmp_path):
     fixture = build_out(tmp_path)
     facts = tmp_path / "facts.jsonl"
-    run(["export", "longtail", str(fixture.out.root), "--max-docs", "0", "--out", str(facts),
+    run(["export", "longtail", fixture.out.location, "--max-docs", "0", "--out", str(facts),
          "--include-uncounted"])
     assert {(f["question_id"], f["relevant_docs"]) for f in read_jsonl(facts)} == {
         ("q5", 0), ("q6", None), ("q7", None), ("q8", None)}
@@ -44,7 +44,7 @@ def test_uncounted_only_when_asked(tmp_path):
 def test_random_word_mixing_draws_from_the_corpus_vocabulary(tmp_path):
     fixture = build_out(tmp_path)
     mix = tmp_path / "mix.jsonl"
-    args = ["export", "longtail", str(fixture.out.root), "--max-docs", "3",
+    args = ["export", "longtail", fixture.out.location, "--max-docs", "3",
             "--out", str(tmp_path / "facts.jsonl"), "--mix", "random", "--ratio", "2",
             "--mix-out", str(mix), "--mix-length", "7", "--seed", "5"]
     run(args)
@@ -62,7 +62,7 @@ def test_random_word_mixing_draws_from_the_corpus_vocabulary(tmp_path):
 def test_generic_documents_mention_none_of_the_facts_entities(tmp_path, capsys):
     fixture = build_out(tmp_path)
     mix = tmp_path / "mix.jsonl"
-    run(["export", "longtail", str(fixture.out.root), "--max-docs", "3",
+    run(["export", "longtail", fixture.out.location, "--max-docs", "3",
          "--out", str(tmp_path / "facts.jsonl"), "--mix", "generic", "--ratio", "1",
          "--mix-out", str(mix)])
     # q1, q2, q5 mention Q1/A1 (position 2), Q2/A2 (5, 8, 33), Q5 (0, 1) and A5 (2, 3)
@@ -72,7 +72,7 @@ def test_generic_documents_mention_none_of_the_facts_entities(tmp_path, capsys):
     for record in records:
         assert record["kind"] == "generic" and record["doc_id"] not in excluded
         assert record["text"] == fixture.texts[record["doc_id"]]
-    run(["export", "longtail", str(fixture.out.root), "--max-docs", "3",
+    run(["export", "longtail", fixture.out.location, "--max-docs", "3",
          "--out", str(tmp_path / "facts.jsonl"), "--mix", "generic", "--ratio", "20",
          "--mix-out", str(mix)])
     everything = read_jsonl(mix)
@@ -84,5 +84,5 @@ def test_generic_documents_mention_none_of_the_facts_entities(tmp_path, capsys):
 def test_mix_flags_go_together(tmp_path):
     fixture = build_out(tmp_path)
     with pytest.raises(UsageError, match="go together"):
-        run(["export", "longtail", str(fixture.out.root), "--max-docs", "3",
+        run(["export", "longtail", fixture.out.location, "--max-docs", "3",
              "--out", str(tmp_path / "f.jsonl"), "--mix", "random"])

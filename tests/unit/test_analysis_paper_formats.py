@@ -169,7 +169,9 @@ def test_wrong_usage(tmp_path):
     with pytest.raises(UsageError, match="too small"):
         run(["import", "paper", "--entity-map", str(npz), "--out", str(out), "--overwrite",
              "--num-docs", "5"])
-    assert not (out / "doc_entities").exists() and not (out / "docs").exists()
+    # a failed import leaves no table file behind, and no record
+    assert not list(out.glob("doc_entities/*.parquet")) and not list(out.glob("docs/*.parquet"))
+    assert not (out / "_stages" / "import.json").exists()
     with pytest.raises(UsageError, match="cannot read entity map"):
         run(["import", "paper", "--entity-map", str(qa), "--out", str(tmp_path / "o2")])
     with pytest.raises(UsageError, match=".npz"):

@@ -7,9 +7,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
+from longtail.analysis.tables import read_table
 from longtail.output import OutputFolder
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
 from longtail.schemas.tables import (
@@ -42,23 +42,23 @@ def bench():
 @pytest.fixture(scope="module")
 def tiny(bench, tmp_path_factory) -> OutputFolder:
     root = tmp_path_factory.mktemp("count-bench")
-    bench.generate(root, n_docs=400, n_questions=300, n_entities=600, seed=3)
+    bench.generate(str(root), n_docs=400, n_questions=300, n_entities=600, seed=3)
     return OutputFolder(root)
 
 
 def read(out: OutputFolder, table: str):
-    return ds.dataset(str(out.table_dir(table)), format="parquet").to_table()
+    return read_table(out, table)
 
 
 def test_generator_is_reproducible_and_follows_its_seed(bench, tiny, tmp_path):
     again = OutputFolder(tmp_path / "again")
-    bench.generate(again.root, n_docs=400, n_questions=300, n_entities=600, seed=3)
+    bench.generate(again.location, n_docs=400, n_questions=300, n_entities=600, seed=3)
     for table in TABLES:
         assert read(again, table).equals(read(tiny, table)), table
     other = OutputFolder(tmp_path / "other")
-    bench.generate(other.root, n_docs=400, n_questions=300, n_entities=600, seed=4)
+    bench.generate(other.location, n_docs=400, n_questions=300, n_entities=600, seed=4)
     assert not read(other, "doc_entities").equals(read(tiny, "doc_entities"))
-    assert len(list(tiny.table_dir("doc_entities").glob("*.parquet"))) == 3
+    assert len(tiny.committed_files("doc_entities")) == 3
 
 
 def test_corpus_index_shape(tiny):
@@ -100,7 +100,7 @@ def test_paper_method_matches_the_heuristic(bench, tiny):
     docs_of: dict[int, set[int]] = defaultdict(set)
     for r in read(tiny, "doc_entities").to_pylist():
         docs_of[r["entity_id"]].add(r["doc_id"])
-    qa = QAEntityLists.load(tiny)
+    qa = QAEntityLists.from_tables(read(tiny, "qa_questions"), read(tiny, "qa_entities"))
     pair_docs = {(q, a): len(docs_of.get(q, set()) & docs_of.get(a, set()))
                  for q, a in qa.needed_pairs()}
     uri_table = read(tiny, "entity_uris")

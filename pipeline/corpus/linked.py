@@ -1,0 +1,78 @@
+"""The corpus behind an output folder, read back: its files, its text field, its documents.
+
+The link stage records the corpus files (in file_index order) and the fields it read; whatever
+needs the texts again (`longtail docs`, the analyses) reads them with the same readers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+from longtail.corpus.formats import read_rows
+from longtail.corpus.ids import split_doc_id
+from longtail.corpus.inputs import HF_STATE_FILE, CorpusFile, format_from_name
+from longtail.corpus.records import Document, RecordFields
+from longtail.errors import UsageError
+from longtail.output import OutputFolder
+
+
+@dataclass(frozen=True)
+class LinkedCorpus:
+    files: list[CorpusFile]
+    text_field: str
+    id_field: str | None
+
+    @classmethod
+    def from_record(cls, out: OutputFolder) -> LinkedCorpus:
+        """The corpus the link stage read into `out`; a usage error if it is not on disk."""
+        record = out.record("link")
+        try:
+            paths = [entry["path"] for entry in record["inputs"]["corpus"]]
+            params = record["parameters"]
+        except (KeyError, TypeError) as exc:
+            raise UsageError(
+                f"{out.display()} records no corpus (no finished link stage): this needs the "
+                "corpus texts") from exc
+        fmt = params.get("corpus_format")
+        files = []
+        for index, path in enumerate(paths):
+            if not os.path.isfile(path):
+                raise UsageError(f"corpus file {path} (read by the link stage) not found; run "
+                                 "from the folder the link stage ran in")
+            file_format = fmt or format_from_name(os.path.basename(path))
+            if file_format is None:
+                raise UsageError(f"cannot tell the format of corpus file {path}")
+            files.append(CorpusFile(path, index, file_format))
+        return cls(files, params.get("text_field") or "text", params.get("id_field"))
+
+    def documents(self, doc_ids: Collection[int] | None = None) -> Iterator[Document]:
+        """Every readable document in corpus order, or only those in `doc_ids`."""
+        fields = RecordFields(self.text_field, self.id_field)
+        wanted_files = None
+        if doc_ids is not None:
+            wanted_files = {split_doc_id(d)[0] for d in doc_ids}
+        for file in self.files:
+            if wanted_files is not None and file.file_index not in wanted_files:
+                continue
+            for item in read_rows(file, fields=fields):
+                if isinstance(item, Document) and (doc_ids is None or item.doc_id in doc_ids):
+                    yield item
+
+    def text(self, doc_id: int) -> str | None:
+        """One document's text, reading only its row; None if the row does not read."""
+        file_index, row = split_doc_id(doc_id)
+        files = [f for f in self.files if f.file_index == file_index]
+        if not files:
+            return None
+        fields = RecordFields(self.text_field, self.id_field)
+        for item in read_rows(files[0], row, row + 1, fields):
+            if isinstance(item, Document):
+                return item.text
+        return None
+
+    def hf_dataset_folders(self) -> list[str]:
+        """Folders of Hugging Face `save_to_disk` datasets among the corpus files."""
+        folders = {os.path.dirname(f.path) for f in self.files}
+        return sorted(d for d in folders if os.path.isfile(os.path.join(d, HF_STATE_FILE)))

@@ -1,0 +1,229 @@
+"""One storage layer for every path longtail reads or writes: local folders and object stores.
+
+A `Storage` is a root (a local folder, or a URI such as `s3://bucket/prefix`) and the
+`pyarrow.fs` filesystem that reaches it; paths below the root are POSIX-style relative paths
+(`docs/part-link-f00000-r000000000000-1a2b.parquet`). It pickles to its URI and options, so a
+Spark task rebuilds the same filesystem on the executor.
+
+Writes of whole small files (markers, records, the manifest) are atomic on a local disk (a
+temporary name, then a rename) and single PUTs on object stores, which are atomic there.
+Table files are never renamed: they get unique names and become visible to readers only through
+the completion marker that names them (see `longtail.output`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import posixpath
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from longtail.errors import UsageError
+
+TMP_PREFIX = ".tmp-"
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary path beside the local file `final`, renamed to `final` only if the block
+    succeeds (for files written outside OUT, such as exports)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{final.name}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What identifies one version of a file: its size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+    def describe(self) -> str:
+        return f"{self.size:,} bytes"
+
+
+def is_uri(location: str) -> bool:
+    """True for `scheme://...` locations (s3://, gs://, hdfs://, file://...)."""
+    return "://" in location and not os.path.exists(location)
+
+
+class Storage:
+    """A root folder on some filesystem, and what longtail does with the files under it."""
+
+    def __init__(self, location: str | os.PathLike[str], **options: Any):
+        self.location = os.fspath(location)
+        self.options = dict(options)
+        self._fs: pafs.FileSystem | None = None
+        if is_uri(self.location) and not self.location.startswith("file://"):
+            from longtail.remote import remote_filesystem  # object stores: one module knows them
+
+            self._fs, self.root = remote_filesystem(self.location, **self.options)
+            self.local = False
+        else:
+            path = self.location.removeprefix("file://")
+            self.root = os.path.abspath(path)
+            self.local = True
+
+    @classmethod
+    def for_file(cls, location: str, **options: Any) -> tuple[Storage, str]:
+        """The storage of a file's folder and the file's name in it (one storage per folder,
+        reused)."""
+        if is_uri(location) and not location.startswith("file://"):
+            folder, _, name = location.rstrip("/").rpartition("/")
+        else:
+            folder, name = os.path.split(os.path.abspath(location.removeprefix("file://")))
+        return _folder_storage(folder, tuple(sorted(options.items()))), name
+
+    # -- pickling: a Spark task rebuilds the filesystem from the location and the options --
+
+    def __getstate__(self) -> dict:
+        return {"location": self.location, "options": self.options}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["location"], **state["options"])
+
+    def __repr__(self) -> str:
+        return f"Storage({self.location!r})"
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        if self._fs is None:
+            self._fs = pafs.LocalFileSystem()
+        return self._fs
+
+    def child(self, relative: str) -> Storage:
+        """The storage rooted at a sub-folder."""
+        if self.local:
+            return Storage(os.path.join(self.root, relative), **self.options)
+        return Storage(self.location.rstrip("/") + "/" + relative, **self.options)
+
+    def path(self, relative: str = "") -> str:
+        """The filesystem path of `relative` (what `self.fs` takes)."""
+        return posixpath.join(self.root, relative) if relative else self.root
+
+    def display(self, relative: str = "") -> str:
+        """`relative` as a user would write it: a local path, or the full URI."""
+        if self.local:
+            return os.path.join(self.location, relative) if relative else self.location
+        return self.location.rstrip("/") + ("/" + relative if relative else "")
+
+    def local_path(self, relative: str = "") -> Path:
+        if not self.local:
+            raise ValueError(f"{self.display(relative)} is not on a local disk")
+        return Path(self.path(relative))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def stat(self, relative: str) -> FileStat | None:
+        """Size and modification time of a file; None when there is none."""
+        info = self.fs.get_file_info(self.path(relative))
+        if info.type != pafs.FileType.File:
+            return None
+        return FileStat(int(info.size), int(info.mtime_ns or 0))
+
+    def is_dir(self, relative: str = "") -> bool:
+        info = self.fs.get_file_info(self.path(relative))
+        if info.type == pafs.FileType.Directory:
+            return True
+        if self.local:
+            return False
+        # object stores have no folders: a prefix with objects under it is one
+        return bool(self.list(relative))
+
+    def list(self, folder: str, recursive: bool = False) -> dict[str, FileStat]:
+        """Files under `folder` by relative path (empty when the folder does not exist)."""
+        selector = pafs.FileSelector(self.path(folder), allow_not_found=True, recursive=recursive)
+        found: dict[str, FileStat] = {}
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                relative = posixpath.relpath(info.path, self.root)
+                found[relative] = FileStat(int(info.size), int(info.mtime_ns or 0))
+        return found
+
+    def read_bytes(self, relative: str) -> bytes:
+        with self.fs.open_input_stream(self.path(relative)) as stream:
+            return stream.read()
+
+    def read_json(self, relative: str) -> Any:
+        """A JSON file's value; None when the file does not exist."""
+        if self.stat(relative) is None:
+            return None
+        return json.loads(self.read_bytes(relative).decode("utf-8"))
+
+    def open_input(self, relative: str):
+        """A seekable file (what pyarrow.parquet.ParquetFile and the corpus readers take)."""
+        return self.fs.open_input_file(self.path(relative))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def open_output(self, relative: str):
+        """A stream that writes `relative` (object stores: one upload when it is closed)."""
+        self.make_dirs(posixpath.dirname(relative))
+        return self.fs.open_output_stream(self.path(relative))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write a whole file atomically: readers see the old file or the new one, never a part."""
+        folder = posixpath.dirname(relative)
+        self.make_dirs(folder)
+        if not self.local:
+            with self.fs.open_output_stream(self.path(relative)) as stream:
+                stream.write(data)
+            return
+        final = self.path(relative)
+        tmp = posixpath.join(posixpath.dirname(final),
+                             f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{posixpath.basename(final)}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def write_json(self, relative: str, payload: Any) -> None:
+        text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+        self.write_bytes(relative, text.encode("utf-8"))
+
+    def make_dirs(self, folder: str) -> None:
+        if self.local:
+            os.makedirs(self.path(folder), exist_ok=True)
+
+    def delete(self, relative: str) -> None:
+        """Remove a file; a file that is already gone is fine."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(relative))
+
+    def delete_dir(self, folder: str) -> None:
+        """Remove a folder and everything under it; a missing folder is fine."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_dir(self.path(folder))
+
+    def check_writable(self) -> None:
+        """Stop with one line when the root cannot be written to (before any work starts)."""
+        probe = f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:12]}"
+        try:
+            self.write_bytes(probe, b"")
+            self.delete(probe)
+        except OSError as err:
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise UsageError(f"cannot write to {self.display()}: {reason}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_storage(folder: str, options: tuple) -> Storage:
+    return Storage(folder, **dict(options))

@@ -1,0 +1,119 @@
+"""DuckDB views over an output folder: one view per table over its committed files.
+
+`OUT/longtail.duckdb` holds the views with paths relative to OUT, so the folder can be moved
+and `cd OUT && duckdb longtail.duckdb` works; it is rewritten whenever a stage finishes. A
+table that is stale when it is written (see `longtail.lineage`) gets a view that raises its
+one-line reason instead of answering.
+
+`longtail query`, `longtail docs` and the analyses do not trust that file: they `connect()`
+to an in-memory database whose views are made from the stage records at that moment, so a
+stale table refuses to answer, and which cannot reach files outside OUT.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from longtail.errors import UsageError
+from longtail.lineage import Lineage
+from longtail.output import OutputFolder
+from longtail.schemas import ALL_TABLES
+
+DATABASE = "longtail.duckdb"
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type):
+        return _sql_type(arrow_type.value_type) + "[]"
+    return {
+        pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE",
+        pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN",
+    }[arrow_type]
+
+
+def _typed_empty(table: str) -> str:
+    columns = ", ".join(f"NULL::{_sql_type(f.type)} AS \"{f.name}\"" for f in ALL_TABLES[table])
+    return f"SELECT {columns}"
+
+
+def view_statements(lineage: Lineage, base: str | None, allow_stale: bool = False
+                    ) -> list[str]:
+    """CREATE VIEW statements for every table; file paths relative to OUT when `base` is
+    None, else joined to `base`. A stale table's view raises its reason (unless
+    `allow_stale`, which keeps the files that are still there)."""
+    statements = []
+    for table in ALL_TABLES:
+        files = lineage.committed_files(table)
+        state = lineage.table_state(table) if files else None
+        if files and allow_stale:
+            listing = lineage.listing()
+            files = [f for f in files if f.path in listing]
+        if not files:
+            body = f"{_typed_empty(table)} WHERE false"
+        elif state is not None and not state.fresh and not allow_stale:
+            body = f"{_typed_empty(table)} WHERE (SELECT error({sql_string(state.line(table))}))"
+        else:
+            paths = ", ".join(sql_string(f.path if base is None else os.path.join(base, f.path))
+                              for f in files)
+            body = f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"
+        statements.append(f"CREATE OR REPLACE VIEW {table} AS {body}")
+    return statements
+
+
+def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | None:
+    """(Re)write OUT/longtail.duckdb; None for an output folder that is not on a local disk."""
+    if not out.storage.local:
+        return None
+    root = out.storage.local_path()
+    path = root / DATABASE
+    tmp = root / f".tmp-{os.getpid()}-{DATABASE}"
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect(str(tmp)) as con:
+        con.execute(f"SET file_search_path = {sql_string(str(root))}")
+        for statement in view_statements(lineage or Lineage(out), None):
+            con.execute(statement)
+    os.replace(tmp, path)
+    return path
+
+
+def connect(out_root: str | OutputFolder, allow_stale: bool = False
+            ) -> duckdb.DuckDBPyConnection:
+    """An in-memory, read-only-in-effect connection with a view for every table of OUT."""
+    out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
+    out.check_exists()
+    lineage = Lineage(out)
+    if not lineage.records:
+        raise UsageError(f"{out.display()} holds no finished stage: run a longtail stage "
+                         "into it first")
+    con = duckdb.connect(":memory:")
+    if out.storage.local:
+        root = str(out.storage.local_path())
+        for statement in view_statements(lineage, root, allow_stale):
+            con.execute(statement)
+        # Nothing user SQL does may reach files outside OUT, or change these settings.
+        con.execute(f"SET allowed_directories = [{sql_string(root + os.sep)}]")
+    else:
+        from longtail.remote import register_remote_views
+
+        register_remote_views(con, out, lineage, allow_stale)
+    con.execute("SET enable_external_access = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def query_error(err: Exception) -> str:
+    """DuckDB's error as one line; a stale table's view says why and what to run."""
+    line = str(err).splitlines()[0]
+    prefix = "Invalid Input Error: "
+    if line.startswith(prefix) and " is stale: " in line:
+        return line.removeprefix(prefix)
+    return f"query failed: {line}"
