@@ -96,3 +96,67 @@ def test_real_nq_open_and_entityquestions_read_completely():
     assert len(pairs) == expected and not failures
     assert len({p.question_id for p in pairs}) == expected
     assert pairs[0].question_id == f"{files[0].stem}:0"
+
+
+def test_aliases_are_linked_as_given_unless_deduplicated(tmp_path):
+    path = tmp_path / "tqa.jsonl"
+    path.write_text(json.dumps({"question": "Q?", "answer": {
+        "value": "Mars", "aliases": ["Mars", "Red Planet", "Red Planet", "mars"]}}) + "\n",
+        encoding="utf-8")
+    pairs, _ = split(read_qa([str(path)], "triviaqa"))
+    assert pairs[0].answers == ("Mars", "Red Planet", "Red Planet", "mars")
+    pairs, _ = split(read_qa([str(path)], "triviaqa", dedupe_answers=True))
+    assert pairs[0].answers == ("Mars", "Red Planet", "mars")
+    nq = tmp_path / "nq.jsonl"
+    nq.write_text(json.dumps({"question": "Q?", "answer": ["a", "b", "a"]}) + "\n",
+                  encoding="utf-8")
+    assert split(read_qa([str(nq)], "nq-open"))[0][0].answers == ("a", "b", "a")
+
+
+def test_the_flat_triviaqa_prompt_is_unwrapped(tmp_path):
+    path = tmp_path / "flat.jsonl"
+    path.write_text(json.dumps({"context": "Question: Which river flows through Paris?\nAnswer:",
+                                "answer": "Seine", "aliases": ["Seine", "River Seine"]}) + "\n",
+                    encoding="utf-8")
+    pairs, _ = split(read_qa([str(path)], "triviaqa"))
+    assert pairs[0].question == "Which river flows through Paris?"
+    assert pairs[0].answers == ("Seine", "River Seine")
+
+
+def test_a_csv_row_that_is_not_utf8_fails_alone(tmp_path):
+    path = tmp_path / "popqa.csv"
+    path.write_bytes(b'id,question,possible_answers\n'
+                     b'1,Who?,"[""Ann""]"\n'
+                     b'2,Wh\xff?,"[""Bob""]"\n'
+                     b'3,Where?,"[""Rome""]"\n')
+    pairs, failures = split(read_qa([str(path)], "popqa"))
+    assert [(p.row, p.question) for p in pairs] == [(0, "Who?"), (2, "Where?")]
+    assert [(f.row, f.reason) for f in failures] == [(1, "not_utf8")]
+    assert "question" in failures[0].detail
+
+
+@pytest.mark.parametrize(("content", "fmt", "message"), [
+    ('{"question": "q?", "possible_answers": "[]"}\n', "popqa", "holds JSON, not the CSV"),
+    ("question,answer\nWho?,Me\n", "nq-open", "does not hold JSON records"),
+    ("id\tquery\tanswers\n1\tq\ta\n", "popqa", "no question or possible_answers column"),
+])
+def test_a_file_that_is_not_what_the_format_reads_is_one_line(tmp_path, content, fmt, message):
+    path = tmp_path / ("qa.tsv" if "\t" in content else "qa.jsonl")
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UsageError, match=message) as err:
+        list(read_qa([str(path)], fmt))
+    assert "\n" not in str(err.value)
+
+
+def test_a_jsonl_file_with_broken_first_lines_still_reads_record_by_record(tmp_path):
+    path = tmp_path / "nq.jsonl"
+    path.write_text("not json\n" + json.dumps({"question": "q?", "answer": ["a"]}) + "\n",
+                    encoding="utf-8")
+    pairs, failures = split(read_qa([str(path)], "nq-open"))
+    assert len(pairs) == 1 and [f.reason for f in failures] == ["invalid_json"]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    path = tmp_path / "nq.jsonl"
+    path.write_text(json.dumps({"question": "q?", "answer": ["a"]}) + "\n", encoding="utf-8")
+    assert len(split(read_qa([str(path), str(path)], "nq-open"))[0]) == 1
