@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("annotate", "link one text and print Spotlight's /rest/annotate JSON", cmd_annotate)
     p.add_argument("text", nargs="?", metavar="TEXT", help="text to link (default: stdin)")
     stage_config.add_linker_flags(p)
+    stage_config.add_storage(p)
 
     model = sub.add_parser("model", help="build or import the embedded linker's model",
                            description="build or import the embedded linker's model")
@@ -245,16 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer from tables that are stale (see `longtail status`) instead of "
                         "refusing")
 
+    stage_config.add_storage(p)
+
     p = command("docs", "show the questions with an id, their winning entity pairs and their "
                 "relevant documents", cmd_docs)
     p.add_argument("out_dir", metavar="OUT")
     p.add_argument("question_id", metavar="QUESTION_ID")
     p.add_argument("--limit", type=int, default=10,
                    help="documents to show per question (default 10)")
+    stage_config.add_storage(p)
 
     p = command("status", "show each stage of an output folder: parameters, row counts, when "
                 "it ran, and whether it is fresh or stale (and why)", cmd_status)
     p.add_argument("out_dir", metavar="OUT")
+    stage_config.add_storage(p)
 
     register_analysis(sub)
     register_packaging(sub)
@@ -269,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     def handle(arguments: Sequence[str] | None) -> int:
         args = build_parser().parse_args(arguments)
+        stage_config.apply_storage(args)
         return args.handler(args)
 
     return run_guarded(handle, argv)

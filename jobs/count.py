@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/count.py", description=__doc__.splitlines()[0])
     stage_config.add_count_args(parser)
     args = parser.parse_args(argv)
+    stage_config.apply_storage(args)
     config = stage_config.from_args(CountConfig, args)
     run_count(spark_session("longtail count", args.master), config, args.out)
     return 0

@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/index.py", description=__doc__.splitlines()[0])
     stage_config.add_index_args(parser)
     args = parser.parse_args(argv)
+    stage_config.apply_storage(args)
     config = stage_config.from_args(IndexConfig, args)
     run_index(spark_session("longtail index", args.master), config, args.out)
     return 0

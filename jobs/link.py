@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/link.py", description=__doc__.splitlines()[0])
     stage_config.add_link_args(parser)
     args = parser.parse_args(argv)
+    stage_config.apply_storage(args)
     config = stage_config.from_args(CorpusConfig, args)
     spec = stage_config.linker_spec(args)
     run_link(spark_session("longtail link", args.master), config, spec, args.out,

@@ -34,7 +34,7 @@ def id_duplicates(pairs: list[QAPair]) -> dict:
 def run_qa(spark, config: QAConfig, spec: LinkerSpec, out: str | OutputFolder, *,
            overwrite: bool = False, say=say_on_stderr) -> dict:
     out = out if isinstance(out, OutputFolder) else OutputFolder(out)
-    paths = [str(p) for p in resolve_qa_paths(config.qa)]
+    paths = resolve_qa_paths(config.qa)
     parameters = {**stage_config.parameters(config, skip=("qa",)), **spec.describe()}
     inputs = {"qa": paths}
     if spec.model:
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/qa.py", description=__doc__.splitlines()[0])
     stage_config.add_qa_args(parser)
     args = parser.parse_args(argv)
+    stage_config.apply_storage(args)
     config = stage_config.from_args(QAConfig, args)
     spec = stage_config.linker_spec(args)
     run_qa(spark_session("longtail qa", args.master), config, spec, args.out,

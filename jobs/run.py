@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobs/run.py", description=__doc__.splitlines()[0])
     stage_config.add_run_args(parser)
     args = parser.parse_args(argv)
+    stage_config.apply_storage(args)
     run_all(spark_session("longtail run", args.master), args)
     return 0
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from longtail.remote import ENDPOINT_VARIABLES
+
 
 def spark_session(app_name: str, master: str | None = None, **conf: str) -> SparkSession:
     """A session for `app_name`; `master` None keeps spark-submit's choice (local[*] otherwise).
@@ -29,6 +31,9 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
         "spark.ui.showConsoleProgress": "true",
         "spark.sql.session.timeZone": "UTC",
     }
+    for variable in (*ENDPOINT_VARIABLES, "LONGTAIL_MODEL_CACHE"):
+        if os.environ.get(variable):  # executors reach the same object store (no secrets)
+            defaults[f"spark.executorEnv.{variable}"] = os.environ[variable]
     for key, value in {**defaults, **conf}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from longtail.errors import UsageError
 from longtail.schemas import ALL_TABLES
 from longtail.storage import TMP_PREFIX, FileStat, Storage
 
@@ -232,8 +231,8 @@ class OutputFolder:
         self.storage.write_json(MANIFEST, manifest)
 
     def check_exists(self) -> None:
-        if not self.storage.is_dir():
-            raise UsageError(f"output folder not found: {self.display()}")
+        """One line when OUT does not exist or cannot be reached."""
+        self.storage.check_readable()
 
 
 def json_safe(value: Any) -> Any:

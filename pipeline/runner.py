@@ -136,6 +136,9 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
     from longtail.manifest import refresh  # the manifest and views follow every record
 
     refresh(out)
+    if not out.storage.local and say:
+        say(f"{spec.stage}: {out.display()} is in object storage, so no longtail.duckdb is "
+            "written there (DuckDB would need its httpfs extension); ask with `longtail query`")
     return record
 
 
@@ -270,8 +273,14 @@ class ShardedStage:
         out.remove_uncommitted(stage, self.spec.tables,
                                [FileEntry.from_json(f) for m in done.values()
                                 for f in m["files"]])
-        for marker in executor(work, todo) if todo else []:
+        returned = executor(work, todo) if todo else []
+        stored = out.markers(stage) if returned else {}
+        for marker in returned:
             done[marker["shard"]] = marker
+            if stored.get(marker["shard"], {}).get("commit") != marker["commit"]:
+                # a duplicate attempt of the task (speculation, a retry that raced) wrote its
+                # marker last: the attempt Spark returned is the one that counts
+                out.write_marker(stage, marker["shard"], marker)
         markers = [done[shard_id] for shard_id in shards]
         stats = sum_stats(m["stats"] for m in markers)
         stats["shards"] = len(shards)

@@ -8,6 +8,7 @@ way), checks their values, and is what the stage records as its parameters.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -175,7 +176,24 @@ class CountConfig:
 
 def add_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="OUT",
-                        help="output folder (created if missing; shared by every stage)")
+                        help="output folder (created if missing; shared by every stage): a "
+                             "local path or a URI such as s3://bucket/prefix")
+    add_storage(parser)
+
+
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--s3-endpoint", metavar="URL", default=None,
+                        help="endpoint of an S3-compatible store for s3:// paths (default: "
+                             "AWS_ENDPOINT_URL, else AWS itself); credentials come from the "
+                             "standard AWS chain (environment, profile, instance role)")
+
+
+def apply_storage(args: argparse.Namespace) -> None:
+    """Make `--s3-endpoint` the endpoint of this process and of the Spark executors it starts
+    (they read AWS_ENDPOINT_URL through spark.executorEnv)."""
+    endpoint = getattr(args, "s3_endpoint", None)
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
 
 
 def add_master(parser: argparse.ArgumentParser) -> None:

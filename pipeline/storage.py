@@ -14,7 +14,9 @@ the completion marker that names them (see `longtail.output`).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
+import glob
 import json
 import os
 import posixpath
@@ -62,17 +64,32 @@ def is_uri(location: str) -> bool:
     return "://" in location and not os.path.exists(location)
 
 
+def is_remote(location: str) -> bool:
+    """True for a location on another filesystem than the local one."""
+    return is_uri(location) and not location.startswith("file://")
+
+
+def open_source(location: str):
+    """A readable binary file (seekable) for a local path or a URI."""
+    if not is_remote(location):
+        return open(location.removeprefix("file://"), "rb")  # noqa: SIM115 - the caller closes
+    storage, name = Storage.for_file(location)
+    return storage.open_input(name)
+
+
 class Storage:
     """A root folder on some filesystem, and what longtail does with the files under it."""
 
-    def __init__(self, location: str | os.PathLike[str], **options: Any):
+    def __init__(self, location: str | os.PathLike[str], endpoint: str | None = None):
         self.location = os.fspath(location)
-        self.options = dict(options)
         self._fs: pafs.FileSystem | None = None
-        if is_uri(self.location) and not self.location.startswith("file://"):
-            from longtail.remote import remote_filesystem  # object stores: one module knows them
+        self.endpoint: str | None = None
+        if is_remote(self.location):
+            from longtail.remote import remote_filesystem, s3_endpoint
 
-            self._fs, self.root = remote_filesystem(self.location, **self.options)
+            # the endpoint travels with the storage to Spark tasks (credentials never do)
+            self.endpoint = endpoint or s3_endpoint()
+            self._fs, self.root = remote_filesystem(self.location, self.endpoint)
             self.local = False
         else:
             path = self.location.removeprefix("file://")
@@ -80,25 +97,27 @@ class Storage:
             self.local = True
 
     @classmethod
-    def for_file(cls, location: str, **options: Any) -> tuple[Storage, str]:
+    def for_file(cls, location: str) -> tuple[Storage, str]:
         """The storage of a file's folder and the file's name in it (one storage per folder,
         reused)."""
-        if is_uri(location) and not location.startswith("file://"):
-            folder, _, name = location.rstrip("/").rpartition("/")
-        else:
-            folder, name = os.path.split(os.path.abspath(location.removeprefix("file://")))
-        return _folder_storage(folder, tuple(sorted(options.items()))), name
+        if is_remote(location):
+            from longtail.remote import s3_endpoint
 
-    # -- pickling: a Spark task rebuilds the filesystem from the location and the options --
+            folder, _, name = location.rstrip("/").rpartition("/")
+            return _folder_storage(folder, s3_endpoint()), name
+        folder, name = os.path.split(os.path.abspath(location.removeprefix("file://")))
+        return _folder_storage(folder, None), name
+
+    # -- pickling: a Spark task rebuilds the filesystem from the location --
 
     def __getstate__(self) -> dict:
-        return {"location": self.location, "options": self.options}
+        return {"location": self.location, "endpoint": self.endpoint}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["location"], **state["options"])
+        self.__init__(state["location"], state.get("endpoint"))
 
     def __repr__(self) -> str:
-        return f"Storage({self.location!r})"
+        return f"Storage({self.display()!r})"
 
     @property
     def fs(self) -> pafs.FileSystem:
@@ -109,8 +128,8 @@ class Storage:
     def child(self, relative: str) -> Storage:
         """The storage rooted at a sub-folder."""
         if self.local:
-            return Storage(os.path.join(self.root, relative), **self.options)
-        return Storage(self.location.rstrip("/") + "/" + relative, **self.options)
+            return Storage(os.path.join(self.root, relative))
+        return Storage(self.location.rstrip("/") + "/" + relative, self.endpoint)
 
     def path(self, relative: str = "") -> str:
         """The filesystem path of `relative` (what `self.fs` takes)."""
@@ -120,7 +139,9 @@ class Storage:
         """`relative` as a user would write it: a local path, or the full URI."""
         if self.local:
             return os.path.join(self.location, relative) if relative else self.location
-        return self.location.rstrip("/") + ("/" + relative if relative else "")
+        from longtail.remote import redact
+
+        return redact(self.location.rstrip("/")) + ("/" + relative if relative else "")
 
     def local_path(self, relative: str = "") -> Path:
         if not self.local:
@@ -220,10 +241,86 @@ class Storage:
             self.write_bytes(probe, b"")
             self.delete(probe)
         except OSError as err:
-            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
-            raise UsageError(f"cannot write to {self.display()}: {reason}") from None
+            raise self.error(err, "cannot write to") from None
+
+    def check_readable(self) -> None:
+        """Stop with one line when the root does not exist or cannot be read."""
+        try:
+            found = self.is_dir()
+        except OSError as err:
+            raise self.error(err, "cannot read") from None
+        if not found:
+            raise UsageError(f"output folder not found: {self.display()}")
+
+    def error(self, err: OSError, doing: str) -> UsageError:
+        """One line for an error of this storage, without credentials."""
+        if self.local:
+            reason = err.strerror or str(err).splitlines()[0]
+            return UsageError(f"{doing} {self.display()}: {reason}")
+        from longtail.remote import storage_error
+
+        return storage_error(self.location, err)
 
 
 @functools.lru_cache(maxsize=256)
-def _folder_storage(folder: str, options: tuple) -> Storage:
-    return Storage(folder, **dict(options))
+def _folder_storage(folder: str, endpoint: str | None) -> Storage:
+    return Storage(folder, endpoint)
+
+
+# -- inputs named by the user: local paths or URIs --------------------------------------
+
+
+def location_kind(location: str) -> str | None:
+    """"file", "folder" or None (nothing there) for a local path or a URI."""
+    if not is_remote(location):
+        path = location.removeprefix("file://")
+        return "file" if os.path.isfile(path) else "folder" if os.path.isdir(path) else None
+    storage, name = Storage.for_file(location)
+    try:
+        if storage.stat(name) is not None:
+            return "file"
+        return "folder" if storage.child(name).is_dir() else None
+    except OSError as err:
+        raise storage.error(err, "cannot read") from None
+
+
+def walk(location: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk` for a local folder or a folder URI, top-down; callers may prune the
+    sub-folder list in place."""
+    if not is_remote(location):
+        yield from os.walk(location.removeprefix("file://"))
+        return
+    storage = Storage(location)
+    try:
+        files = sorted(storage.list("", recursive=True))
+    except OSError as err:
+        raise storage.error(err, "cannot list") from None
+    tree: dict[str, tuple[set[str], list[str]]] = {"": (set(), [])}
+    for path in files:
+        parts = path.split("/")
+        for depth in range(len(parts) - 1):
+            parent, child = "/".join(parts[:depth]), "/".join(parts[:depth + 1])
+            tree.setdefault(parent, (set(), []))[0].add(parts[depth])
+            tree.setdefault(child, (set(), []))
+        tree["/".join(parts[:-1])][1].append(parts[-1])
+    base = location.rstrip("/")
+    pending = [""]
+    while pending:
+        folder = pending.pop(0)
+        subfolders, names = tree[folder]
+        dirnames = sorted(subfolders)
+        yield (f"{base}/{folder}" if folder else base), dirnames, sorted(names)
+        pending[:0] = [f"{folder}/{d}" if folder else d for d in dirnames]
+
+
+def glob_locations(pattern: str) -> list[str]:
+    """Files matching a glob, for a local pattern (`**` recursive) or a URI pattern."""
+    if not is_remote(pattern):
+        return sorted(glob.glob(pattern, recursive=True))
+    magic = min(i for i, c in enumerate(pattern) if c in "*?[")
+    base = pattern[:magic].rpartition("/")[0]
+    found = []
+    for folder, _, names in walk(base):
+        found.extend(f"{folder}/{name}" for name in names
+                     if fnmatch.fnmatchcase(f"{folder}/{name}", pattern))
+    return sorted(found)

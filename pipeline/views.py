@@ -13,6 +13,7 @@ stale table refuses to answer, and which cannot reach files outside OUT.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from longtail.errors import UsageError
 from longtail.lineage import Lineage
-from longtail.output import OutputFolder
+from longtail.output import FileEntry, OutputFolder
 from longtail.schemas import ALL_TABLES
 
 DATABASE = "longtail.duckdb"
@@ -39,17 +40,17 @@ def _sql_type(arrow_type: pa.DataType) -> str:
     }[arrow_type]
 
 
-def _typed_empty(table: str) -> str:
+def typed_empty(table: str) -> str:
+    """A SELECT of no rows with the declared columns of `table`."""
     columns = ", ".join(f"NULL::{_sql_type(f.type)} AS \"{f.name}\"" for f in ALL_TABLES[table])
-    return f"SELECT {columns}"
+    return f"SELECT {columns} WHERE false"
 
 
-def view_statements(lineage: Lineage, base: str | None, allow_stale: bool = False
-                    ) -> list[str]:
-    """CREATE VIEW statements for every table; file paths relative to OUT when `base` is
-    None, else joined to `base`. A stale table's view raises its reason (unless
-    `allow_stale`, which keeps the files that are still there)."""
-    statements = []
+def view_sources(lineage: Lineage, allow_stale: bool = False
+                 ) -> Iterator[tuple[str, str, list[FileEntry] | str | None]]:
+    """What each table's view stands on: ("files", its committed files), ("stale", the line
+    that says why) or ("empty", None). With `allow_stale`, a stale table's files that are still
+    there."""
     for table in ALL_TABLES:
         files = lineage.committed_files(table)
         state = lineage.table_state(table) if files else None
@@ -57,12 +58,33 @@ def view_statements(lineage: Lineage, base: str | None, allow_stale: bool = Fals
             listing = lineage.listing()
             files = [f for f in files if f.path in listing]
         if not files:
-            body = f"{_typed_empty(table)} WHERE false"
+            yield table, "empty", None
         elif state is not None and not state.fresh and not allow_stale:
-            body = f"{_typed_empty(table)} WHERE (SELECT error({sql_string(state.line(table))}))"
+            yield table, "stale", state.line(table)
         else:
+            yield table, "files", files
+
+
+def view_body(table: str, kind: str, payload) -> str | None:
+    """The SELECT of a view that has no files to read (None for one that has)."""
+    if kind == "empty":
+        return typed_empty(table)
+    if kind == "stale":  # a view that answers nothing but why
+        return (f"{typed_empty(table).removesuffix(' WHERE false')} "
+                f"WHERE (SELECT error({sql_string(payload)}))")
+    return None
+
+
+def view_statements(lineage: Lineage, base: str | None, allow_stale: bool = False
+                    ) -> list[str]:
+    """CREATE VIEW statements for every table; file paths relative to OUT when `base` is
+    None, else joined to `base`."""
+    statements = []
+    for table, kind, payload in view_sources(lineage, allow_stale):
+        body = view_body(table, kind, payload)
+        if body is None:
             paths = ", ".join(sql_string(f.path if base is None else os.path.join(base, f.path))
-                              for f in files)
+                              for f in payload)
             body = f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"
         statements.append(f"CREATE OR REPLACE VIEW {table} AS {body}")
     return statements

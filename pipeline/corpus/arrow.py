@@ -17,6 +17,7 @@ from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields, batch_items, unreadable_failure
 from longtail.failures import FailureRecord
+from longtail.storage import is_remote, open_source
 
 READ_ERRORS = (pa.ArrowException, OSError)
 _FILE_MAGIC = b"ARROW1"
@@ -93,7 +94,7 @@ def write_filtered(file: CorpusFile, out_path: str, keep: Callable[[int], bool])
 
 def _open(path: str) -> tuple[pa.Schema, Iterator[tuple[int, pa.RecordBatch]]]:
     """The schema and an iterator of (first row, batch); the iterator raises `_BrokenStream`."""
-    source = pa.memory_map(path, "r")
+    source = open_source(path) if is_remote(path) else pa.memory_map(path, "r")
     if source.read(len(_FILE_MAGIC)) == _FILE_MAGIC:
         source.seek(0)
         file_reader = pa.ipc.open_file(source)

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from longtail.storage import open_source
+
 CHUNK_BYTES = 1 << 20
 _ZSTD_INPUT_BYTES = 1 << 17
 _ZSTD_MAX_WINDOW = 1 << 31
@@ -40,7 +42,7 @@ class UnsupportedCompression(OSError):
 
 def sniff_compression(path: str) -> str | None:
     """"gzip", "zstd", "bzip2", "xz" from the file's first bytes; None for plain bytes."""
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         head = fh.read(6)
     return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
@@ -52,7 +54,7 @@ def decompressed_chunks(path: str) -> Iterator[bytes]:
         raise UnsupportedCompression(
             f"the file is compressed with {compression}; longtail reads gzip and zstd only"
         )
-    with open(path, "rb") as raw:
+    with open_source(path) as raw:
         if compression == "gzip":
             with gzip.GzipFile(fileobj=raw) as stream:
                 while chunk := stream.read1(CHUNK_BYTES):

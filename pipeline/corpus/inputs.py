@@ -28,6 +28,7 @@ from pathlib import Path
 
 from longtail.corpus.ids import MAX_FILES
 from longtail.errors import UsageError
+from longtail.storage import glob_locations, is_remote, location_kind, open_source, walk
 
 FORMATS = ("jsonl", "parquet", "text", "arrow")
 COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
@@ -69,18 +70,18 @@ def resolve_inputs(inputs: Iterable[str | Path], format: str | None = None) -> l
     found: list[tuple[str, str]] = []
     for item in named:
         if glob.has_magic(item):
-            matches = sorted(glob.glob(item, recursive=True))
+            matches = glob_locations(item)
             if not matches:
                 raise UsageError(f"no file matches {item}")
             for match in matches:
                 found.extend(_expand(match, format))
-        elif os.path.exists(item):
+        elif location_kind(item) is not None:
             found.extend(_expand(item, format))
         else:
             raise UsageError(f"input not found: {item}")
     unique: dict[str, tuple[str, str]] = {}
     for path, fmt in found:
-        unique.setdefault(os.path.realpath(path), (path, fmt))
+        unique.setdefault(path if is_remote(path) else os.path.realpath(path), (path, fmt))
     ordered = sorted(unique.values())
     if not ordered:
         raise UsageError(f"no corpus files in {', '.join(named)}")
@@ -90,8 +91,8 @@ def resolve_inputs(inputs: Iterable[str | Path], format: str | None = None) -> l
 
 
 def _expand(path: str, format: str | None) -> list[tuple[str, str]]:
-    path = os.path.normpath(path)
-    if os.path.isdir(path):
+    path = path.rstrip("/") if is_remote(path) else os.path.normpath(path)
+    if location_kind(path) == "folder":
         return _expand_folder(path, format)
     fmt = format or format_from_name(os.path.basename(path))
     if fmt is None:
@@ -104,7 +105,7 @@ def _expand(path: str, format: str | None) -> list[tuple[str, str]]:
 
 def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in walk(folder):
         if HF_STATE_FILE in filenames:
             if format not in (None, "arrow"):
                 raise UsageError(
@@ -127,7 +128,7 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
             else:
                 fmt = None
             if fmt is not None:
-                found.append((os.path.join(dirpath, name), fmt))
+                found.append((_join(dirpath, name), fmt))
     if format is None and any(fmt != "text" for _, fmt in found):
         found = [(path, fmt) for path, fmt in found if fmt != "text"]
     if not found:
@@ -140,19 +141,23 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
 
 def hf_dataset_files(folder: str) -> list[str]:
     """The data files listed in the `state.json` of a dataset folder written by `save_to_disk`."""
-    state_path = os.path.join(folder, HF_STATE_FILE)
+    state_path = _join(folder, HF_STATE_FILE)
     try:
-        with open(state_path, encoding="utf-8") as fh:
+        with open_source(state_path) as fh:
             listed = [entry["filename"] for entry in json.load(fh)["_data_files"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read the data file list in {state_path}: {exc}") from exc
-    paths = [os.path.join(folder, name) for name in listed]
-    missing = [path for path in paths if not os.path.isfile(path)]
+    paths = [_join(folder, name) for name in listed]
+    missing = [path for path in paths if location_kind(path) != "file"]
     if missing:
         raise UsageError(f"{state_path} lists {missing[0]}, which does not exist")
     if not paths:
         raise UsageError(f"{state_path} lists no data files")
     return paths
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder.rstrip('/')}/{name}" if is_remote(folder) else os.path.join(folder, name)
 
 
 def _is_hidden(name: str) -> bool:

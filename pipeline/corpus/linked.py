@@ -6,7 +6,7 @@ needs the texts again (`longtail docs`, the analyses) reads them with the same r
 
 from __future__ import annotations
 
-import os
+import posixpath
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from longtail.corpus.inputs import HF_STATE_FILE, CorpusFile, format_from_name
 from longtail.corpus.records import Document, RecordFields
 from longtail.errors import UsageError
 from longtail.output import OutputFolder
+from longtail.storage import location_kind
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ class LinkedCorpus:
         fmt = params.get("corpus_format")
         files = []
         for index, path in enumerate(paths):
-            if not os.path.isfile(path):
+            if location_kind(path) != "file":
                 raise UsageError(f"corpus file {path} (read by the link stage) not found; run "
                                  "from the folder the link stage ran in")
-            file_format = fmt or format_from_name(os.path.basename(path))
+            file_format = fmt or format_from_name(posixpath.basename(path))
             if file_format is None:
                 raise UsageError(f"cannot tell the format of corpus file {path}")
             files.append(CorpusFile(path, index, file_format))
@@ -74,5 +75,5 @@ class LinkedCorpus:
 
     def hf_dataset_folders(self) -> list[str]:
         """Folders of Hugging Face `save_to_disk` datasets among the corpus files."""
-        folders = {os.path.dirname(f.path) for f in self.files}
-        return sorted(d for d in folders if os.path.isfile(os.path.join(d, HF_STATE_FILE)))
+        folders = {f.path.rpartition("/")[0] for f in self.files}
+        return sorted(d for d in folders if location_kind(f"{d}/{HF_STATE_FILE}") == "file")

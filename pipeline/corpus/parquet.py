@@ -17,6 +17,7 @@ from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields, batch_items, unreadable_failure
 from longtail.failures import FailureRecord
+from longtail.storage import open_source
 
 BATCH_ROWS = 1024
 READ_ERRORS = (pa.ArrowException, OSError)
@@ -25,7 +26,8 @@ READ_ERRORS = (pa.ArrowException, OSError)
 def count_rows(file: CorpusFile) -> int:
     """Rows in the file from its footer; 1 (the slot of its failure) if the footer is unreadable."""
     try:
-        return pq.ParquetFile(file.path).metadata.num_rows
+        with open_source(file.path) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
     except READ_ERRORS:
         return 1
 
@@ -35,7 +37,7 @@ def read_rows(
 ) -> Iterator[Document | FailureRecord]:
     """One item per row in [start, stop), reading only the row groups that overlap it."""
     try:
-        parquet = pq.ParquetFile(file.path)
+        parquet = pq.ParquetFile(open_source(file.path))
     except READ_ERRORS as exc:
         if start <= 0 < stop:
             yield unreadable_failure(file, 0, f"cannot open the Parquet file: {exc}")
@@ -69,7 +71,7 @@ def read_rows(
 
 def write_filtered(file: CorpusFile, out_path: str, keep: Callable[[int], bool]) -> FilteredFile:
     """Rewrite the rows whose doc id `keep` accepts, with the same schema and compression."""
-    parquet = pq.ParquetFile(file.path)
+    parquet = pq.ParquetFile(open_source(file.path))
     metadata = parquet.metadata
     codec = metadata.row_group(0).column(0).compression if metadata.num_row_groups else "snappy"
     codec = "none" if codec.upper() == "UNCOMPRESSED" else codec.lower()

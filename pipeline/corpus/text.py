@@ -21,6 +21,7 @@ from longtail.corpus.records import (
     unreadable_failure,
 )
 from longtail.failures import FailureRecord
+from longtail.storage import open_source
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -37,7 +38,7 @@ def read_rows(
     if not start <= 0 < stop:
         return
     try:
-        with open(file.path, "rb") as fh:
+        with open_source(file.path) as fh:
             data = fh.read()
     except OSError as exc:
         yield unreadable_failure(file, 0, f"cannot read the file: {exc}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from longtail.errors import UsageError
 from longtail.linking.annotation import Linker
+from longtail.storage import Storage, is_remote
 
 KANDPAL_CONFIDENCE = 0.4
 KANDPAL_SUPPORT = 20
@@ -18,8 +19,19 @@ MODEL_HEADER = "model.json"
 
 def check_model_folder(folder: str) -> None:
     """Stop with one line, before any work starts, when `folder` is not a loadable model."""
-    from longtail.linking.statistical.model import StatisticalModel
+    from longtail.linking.statistical.model import StatisticalModel, check_header
 
+    if is_remote(folder):  # its header here; the arrays are checked where it is copied to
+        storage = Storage(folder)
+        try:
+            data = storage.read_bytes(MODEL_HEADER) if storage.stat(MODEL_HEADER) else None
+        except OSError as err:
+            raise storage.error(err, "cannot read the model at") from None
+        if data is None:
+            raise UsageError(f"not a statistical linker model (no {MODEL_HEADER}): "
+                             f"{storage.display()}")
+        check_header(storage.display(), data)
+        return
     StatisticalModel.load(folder)  # memory-maps the arrays: milliseconds, and every check
 
 
@@ -27,7 +39,10 @@ def model_id(folder: str) -> str | None:
     """A digest of the model's header, which changes whenever the model is built again with
     other data; None when there is no header."""
     try:
-        header = (Path(folder) / MODEL_HEADER).read_bytes()
+        if is_remote(folder):
+            header = Storage(folder).read_bytes(MODEL_HEADER)
+        else:
+            header = (Path(folder) / MODEL_HEADER).read_bytes()
     except OSError:
         return None
     return hashlib.sha256(header).hexdigest()[:16]
@@ -80,9 +95,13 @@ class LinkerSpec:
         if self.model:
             from longtail.linking.statistical import StatisticalLinker
 
-            return StatisticalLinker.load(
-                self.model, confidence=self.confidence, support=self.support
-            )
+            folder = self.model
+            if is_remote(folder):  # memory-mapped: a local copy, made once per machine
+                from longtail.linking.model_copy import local_model
+
+                folder = str(local_model(folder, MODEL_HEADER))
+            return StatisticalLinker.load(folder, confidence=self.confidence,
+                                          support=self.support)
         from longtail.linking.spotlight import SpotlightClient
 
         return SpotlightClient(

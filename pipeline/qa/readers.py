@@ -12,13 +12,14 @@ import glob
 import io
 import json
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord
+from longtail.storage import glob_locations, is_remote, location_kind, open_source, walk
 
 FORMATS = ("nq-open", "triviaqa", "entityquestions", "popqa", "jsonl")
 STAGE = "qa_read"
@@ -42,32 +43,44 @@ class _BadRecord(Exception):
         self.detail = detail
 
 
-def resolve_qa_paths(paths: Iterable[str]) -> list[Path]:
-    """Files, folders (their files, sorted) and globs; a path that matches nothing is an error."""
-    found: list[Path] = []
+def resolve_qa_paths(paths: Iterable[str]) -> list[str]:
+    """Files, folders (their files, sorted) and globs, local or URIs; a path that matches
+    nothing is an error."""
+    found: list[str] = []
     seen: set[str] = set()
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*")
-                           if f.is_file() and f.suffix.lower() in QA_SUFFIXES)
+    for raw in map(str, paths):
+        kind = location_kind(raw)
+        if kind == "folder":
+            files = sorted(f"{folder.rstrip('/')}/{name}" if is_remote(raw)
+                           else os.path.join(folder, name)
+                           for folder, _, names in walk(raw) for name in names
+                           if _suffix(name) in QA_SUFFIXES)
             if not files:
                 raise UsageError(f"QA folder is empty: {raw}")
             found.extend(files)
-        elif p.is_file():
-            found.append(p)
+        elif kind == "file":
+            found.append(raw)
         else:
-            matches = sorted(Path(m) for m in glob.glob(raw) if Path(m).is_file())
+            matches = [m for m in glob_locations(raw) if location_kind(m) == "file"] \
+                if glob.has_magic(raw) else []
             if not matches:
                 raise UsageError(f"QA file not found: {raw}")
             found.extend(matches)
     unique = []
     for path in found:  # a file named twice (or through a link) is read once
-        real = os.path.realpath(path)
+        real = path if is_remote(path) else os.path.realpath(path)
         if real not in seen:
             seen.add(real)
             unique.append(path)
     return unique
+
+
+def _suffix(name: str) -> str:
+    return posixpath.splitext(name)[1].lower()
+
+
+def _stem(path: str) -> str:
+    return posixpath.splitext(posixpath.basename(path.rstrip("/")))[0]
 
 
 def read_qa(
@@ -89,7 +102,7 @@ def read_qa(
 
 
 def _read_file(
-    path: Path, fmt: str, q_field: str, a_field: str, dedupe: bool
+    path: str, fmt: str, q_field: str, a_field: str, dedupe: bool
 ) -> Iterator[QAPair | FailureRecord]:
     source = str(path)
     for row, raw in _records(path, fmt):
@@ -102,18 +115,20 @@ def _read_file(
             continue
         if dedupe:
             answers = tuple(dict.fromkeys(answers))
-        qid = str(own_id) if own_id not in (None, "") else f"{path.stem}:{row}"
+        qid = str(own_id) if own_id not in (None, "") else f"{_stem(path)}:{row}"
         yield QAPair(qid, row, source, question, answers)
 
 
-def _records(path: Path, fmt: str) -> Iterator[tuple[int, object]]:
+def _records(path: str, fmt: str) -> Iterator[tuple[int, object]]:
     try:
-        data = path.read_bytes()
+        with open_source(path) as fh:
+            data = fh.read()
     except OSError as err:
-        raise UsageError(f"cannot read QA file {path}: {err.strerror}") from err
+        reason = err.strerror or str(err).splitlines()[0]
+        raise UsageError(f"cannot read QA file {path}: {reason}") from err
     stripped = data.lstrip()
     looks_like_json = stripped[:1] in (b"[", b"{")
-    if fmt == "popqa" or path.suffix.lower() in (".tsv", ".csv"):
+    if fmt == "popqa" or _suffix(path) in (".tsv", ".csv"):
         if looks_like_json:
             raise UsageError(f"QA file {path} holds JSON, not the CSV/TSV of --qa-format "
                              f"{fmt}; pass the --qa-format of its records")
@@ -174,9 +189,9 @@ def _any_json_line(data: bytes, lines: int = 20) -> bool:
 POPQA_COLUMNS = ("question", "possible_answers")
 
 
-def _csv_records(path: Path, data: bytes, fmt: str) -> Iterator[tuple[int, object]]:
+def _csv_records(path: str, data: bytes, fmt: str) -> Iterator[tuple[int, object]]:
     """Rows of a CSV/TSV file as dicts; a row with bytes that are not UTF-8 fails alone."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = "\t" if _suffix(path) == ".tsv" else ","
     text = data.decode("utf-8", errors="surrogateescape")
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = reader.fieldnames or []

@@ -36,6 +36,23 @@ REQUIRED_ARRAYS = (
 )
 
 
+def check_header(folder: str, data: bytes) -> dict:
+    """The model header's contents, checked: format, version, and every required array."""
+    try:
+        header = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"unreadable {folder}/{HEADER_FILE}: {err}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise UsageError(f"{folder}/{HEADER_FILE} is not a {FORMAT} header")
+    if header.get("version") != VERSION:
+        raise UsageError(f"model format version {header.get('version')} in {folder} is not "
+                         f"supported (this version reads {VERSION}); import it again")
+    missing = [n for n in REQUIRED_ARRAYS if n not in header.get("arrays", {})]
+    if missing:
+        raise UsageError(f"model {folder} lacks arrays: {', '.join(missing)}")
+    return header
+
+
 def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """All indices `starts[i] .. starts[i] + lengths[i] - 1`, concatenated (CSR gather)."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -143,19 +160,8 @@ class StatisticalModel:
         if not header_path.is_file():
             raise UsageError(f"not a statistical linker model (no {HEADER_FILE}): {folder}; "
                              f"build one with `longtail model import`")
-        try:
-            header = json.loads(header_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UsageError(f"unreadable {header_path}: {err}") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise UsageError(f"{header_path} is not a {FORMAT} header")
-        if header.get("version") != VERSION:
-            raise UsageError(f"model format version {header.get('version')} in {folder} is not "
-                             f"supported (this version reads {VERSION}); import it again")
-        layout = header.get("arrays", {})
-        missing = [n for n in REQUIRED_ARRAYS if n not in layout]
-        if missing:
-            raise UsageError(f"model {folder} lacks arrays: {', '.join(missing)}")
+        header = check_header(str(folder), header_path.read_bytes())
+        layout = header["arrays"]
         arrays = {name: _map_array(folder, name, spec) for name, spec in layout.items()}
         _check_shapes(folder, header, arrays)
         stop_path = folder / STOP_WORDS_FILE

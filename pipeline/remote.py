@@ -1,0 +1,126 @@
+"""Filesystems behind URIs: s3:// natively through pyarrow, gs:// and hdfs:// where pyarrow
+reaches them, and any other scheme through fsspec (abfs:// with adlfs, ...).
+
+S3 takes the standard AWS credential chain (environment, profile, instance role) and an
+endpoint for S3-compatible stores from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (what
+`--s3-endpoint` sets, and what Spark executors get through `spark.executorEnv`). Credentials
+are never read, printed or recorded here; a URI that carries them (`s3://key:secret@bucket`)
+is shown without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pafs
+
+from longtail.errors import UsageError
+
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+# fsspec schemes and the extra of longtail that installs their library.
+FSSPEC_EXTRAS = {"abfs": "azure", "abfss": "azure", "az": "azure", "adl": "azure"}
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+S3_CONNECT_SECONDS = 5.0
+S3_REQUEST_SECONDS = 60.0
+S3_ATTEMPTS = 4
+
+
+def redact(location: str) -> str:
+    """A URI without any credentials written into it."""
+    return _USERINFO.sub(r"\1", location)
+
+
+def scheme_of(location: str) -> str:
+    return location.split("://", 1)[0].lower()
+
+
+def s3_endpoint() -> str | None:
+    return next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None)
+
+
+def remote_filesystem(location: str, endpoint: str | None = None
+                      ) -> tuple[pafs.FileSystem, str]:
+    """The filesystem of a URI and the path of its root on it (no trailing slash)."""
+    scheme = scheme_of(location)
+    if scheme in ("s3", "s3a"):
+        return _s3(location, endpoint)
+    if scheme in ("gs", "gcs", "hdfs", "viewfs"):
+        try:
+            fs, path = pafs.FileSystem.from_uri(location)
+        except (OSError, ValueError, ImportError) as err:
+            need = ("Hadoop's libhdfs (set HADOOP_HOME, JAVA_HOME and CLASSPATH as pyarrow's "
+                    "HDFS support asks)" if scheme in ("hdfs", "viewfs") else
+                    "pyarrow built with GCS support")
+            raise UsageError(f"cannot open {redact(location)}: {first_line(err)}; {scheme}:// "
+                             f"needs {need}") from None
+        return fs, path.rstrip("/")
+    return _fsspec(location, scheme)
+
+
+def _s3(location: str, endpoint: str | None) -> tuple[pafs.FileSystem, str]:
+    parts = urlsplit(redact(location))
+    if not parts.netloc:
+        raise UsageError(f"{redact(location)} names no bucket (s3://BUCKET/PREFIX)")
+    options: dict = {
+        "connect_timeout": S3_CONNECT_SECONDS, "request_timeout": S3_REQUEST_SECONDS,
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS),
+        "allow_bucket_creation": False, "allow_bucket_deletion": False,
+    }
+    if endpoint:
+        split = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options["endpoint_override"] = split.netloc
+        options["scheme"] = split.scheme or "https"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    elif endpoint:
+        options["region"] = "us-east-1"  # S3-compatible stores ignore it; AWS would look it up
+    return pafs.S3FileSystem(**options), f"{parts.netloc}{parts.path}".rstrip("/")
+
+
+def _fsspec(location: str, scheme: str) -> tuple[pafs.FileSystem, str]:
+    extra = FSSPEC_EXTRAS.get(scheme)
+    try:
+        import fsspec
+        from fsspec.core import split_protocol
+
+        fs = fsspec.filesystem(scheme)
+    except (ImportError, ValueError) as err:
+        hint = f"pip install 'longtail[{extra}]'" if extra else \
+            "install the fsspec library for it"
+        raise UsageError(f"{scheme}:// is not reachable here ({first_line(err)}): {hint}") \
+            from None
+    _, path = split_protocol(location)
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path.rstrip("/")
+
+
+def first_line(err: BaseException) -> str:
+    """An error's first line, without credentials a URI in it might carry."""
+    text = str(err).strip().splitlines()
+    return redact(text[0]) if text else type(err).__name__
+
+
+def storage_error(location: str, err: OSError) -> UsageError:
+    """One line for a store that cannot be reached or read: wrong credentials, a missing
+    bucket, an endpoint that does not answer."""
+    reason = first_line(err)
+    for marker in ("AWS Error ", "curlCode"):
+        if marker in reason:
+            reason = reason[reason.index(marker):]
+            break
+    return UsageError(f"cannot use {redact(location)}: {reason}")
+
+
+def register_remote_views(con, out, lineage, allow_stale: bool) -> None:
+    """Views over the committed files of a remote OUT, read through the storage layer as
+    Arrow datasets (DuckDB needs no extension of its own for it)."""
+    from longtail.views import view_body, view_sources
+
+    for table, kind, payload in view_sources(lineage, allow_stale):
+        body = view_body(table, kind, payload)
+        if body is None:
+            con.register(f"_{table}_files", out.dataset(table, payload))
+            body = f"SELECT * FROM _{table}_files"
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
