@@ -6,6 +6,7 @@ every file a Dockerfile copies is in the build context, every script, module, Sp
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import zipfile
@@ -24,7 +25,7 @@ DOCKER = ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 SUBMIT = DOCKER / "submit.sh"
 IMAGE_SOURCE = PurePosixPath("/opt/longtail")  # where docker/Dockerfile copies the source
-EXTERNAL_IMAGES = {"dbpedia/dbpedia-spotlight"}
+EXTERNAL_IMAGES = {"dbpedia/dbpedia-spotlight", "minio/minio"}
 SPOTLIGHT_MODELS = "/opt/spotlight/models"  # the image's spotlight.sh reads models/<lang>
 
 
@@ -272,3 +273,16 @@ def test_default_load_per_spotlight_replica_is_what_one_instance_serves(services
     assert 5 <= per_replica <= 10, per_replica
     assert services["submit"]["environment"]["EXECUTOR_CORES"] == flag(worker["command"],
                                                                       "--cores")
+
+
+def test_every_longtail_container_gets_the_object_store_settings(services):
+    """s3:// inputs and outputs need the same endpoint and credentials in the driver and in
+    every executor: the workers and the submit container take them from the shell."""
+    wanted = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+    for name in ("spark-master", "spark-worker", "submit", "serve"):
+        environment = services[name].get("environment") or {}
+        assert wanted <= set(environment), name
+        for key in wanted - {"AWS_REGION"}:  # from the shell, nothing written in the file
+            assert environment[key] == os.environ.get(key, ""), (name, key)
+    store = services["object-store"]
+    assert store["profiles"] == ["object-store"] and store["expose"] == ["9000"]
