@@ -11,6 +11,8 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from longtail import stage_config
+from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
+from longtail.indexes.postings import file_count as postings_files
 from longtail.jobs.errors import job_main
 from longtail.jobs.session import spark_session
 from longtail.jobs.tables import read_files, write_commit
@@ -20,7 +22,7 @@ from longtail.runner import StageSpec, WholeStage, say_on_stderr
 from longtail.stage_config import IndexConfig
 
 STAGE = "index"
-TABLES = ["entities", "doc_entities", "cooccurrence"]
+TABLES = ["entities", "doc_entities", "entity_docs", "cooccurrence"]
 
 
 def run_index(spark, config: IndexConfig, out: str | OutputFolder, *,
@@ -40,6 +42,13 @@ def run_index(spark, config: IndexConfig, out: str | OutputFolder, *,
         written = write_commit(doc_entities, run.writer, "doc_entities")
         doc_entities = read_files(spark, out, "doc_entities", written).cache()
 
+        spark.sparkContext.setJobDescription("index: entity_docs")
+        n_rows = sum(f.rows for f in written)
+        postings = (doc_entities.select("entity_id", "doc_id")
+                    .repartitionByRange(postings_files(n_rows), "entity_id")
+                    .sortWithinPartitions("entity_id", "doc_id"))
+        write_commit(postings, run.writer, "entity_docs", POSTINGS_ROW_GROUP_ROWS)
+
         spark.sparkContext.setJobDescription("index: entities")
         collisions = (uris.groupBy("entity_id").agg(F.countDistinct("uri").alias("n"))
                       .where("n > 1").count())
@@ -50,9 +59,10 @@ def run_index(spark, config: IndexConfig, out: str | OutputFolder, *,
             F.first("types").alias("types"))
         counts = doc_entities.groupBy("entity_id").agg(
             F.count("*").alias("doc_count"), F.sum("mentions").alias("mention_count"))
+        # sorted by URI, so that a lookup by URI reads one row group (entity_ref() in DuckDB)
         entities = (names.join(counts, "entity_id", "left")
-                    .fillna(0, subset=["doc_count", "mention_count"]))
-        write_commit(entities, run.writer, "entities")
+                    .fillna(0, subset=["doc_count", "mention_count"]).orderBy("uri"))
+        write_commit(entities, run.writer, "entities", POSTINGS_ROW_GROUP_ROWS)
 
         spark.sparkContext.setJobDescription("index: cooccurrence")
         cap = config.max_entities_per_doc

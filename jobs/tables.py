@@ -54,7 +54,8 @@ def conform(df: DataFrame, table: str) -> DataFrame:
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
-def write_commit(df: DataFrame, writer: ShardWriter, table: str) -> list[FileEntry]:
+def write_commit(df: DataFrame, writer: ShardWriter, table: str,
+                 row_group_rows: int | None = None) -> list[FileEntry]:
     """Write `df` as files of `table`, one per non-empty partition, named for `writer`'s commit
     (plus partition and attempt); returns them, added to the writer. Nothing is visible until
     the writer's marker is written."""
@@ -74,7 +75,8 @@ def write_commit(df: DataFrame, writer: ShardWriter, table: str) -> list[FileEnt
                 if parquet is None:
                     stream = storage.open_output(path)
                     parquet = pq.ParquetWriter(stream, schema, compression="zstd")
-                parquet.write_table(pa.Table.from_batches([batch]).cast(schema))
+                parquet.write_table(pa.Table.from_batches([batch]).cast(schema),
+                                    row_group_size=row_group_rows)
                 rows += batch.num_rows
         finally:
             if parquet is not None:

@@ -30,7 +30,8 @@ from longtail.storage import FileStat, Storage
 WRITERS: dict[str, tuple[str, ...]] = {
     "docs": ("link", "import"), "mentions": ("link",), "entity_uris": ("link", "qa", "import"),
     "failures": ("link", "qa", "import"), "entities": ("index", "import"),
-    "doc_entities": ("index", "import"), "cooccurrence": ("index",),
+    "doc_entities": ("index", "import"), "entity_docs": ("index", "import"),
+    "cooccurrence": ("index",),
     "qa_questions": ("qa", "import"), "qa_entities": ("qa", "import"),
     "relevant_docs": ("count",),
     "accuracy": ("accuracy",), "accuracy_summary": ("accuracy",),

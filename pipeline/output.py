@@ -87,13 +87,14 @@ class OutputFolder:
 
     # -- table files --------------------------------------------------------------------
 
-    def write_table_file(self, table: str, name: str, data: pa.Table) -> FileEntry:
+    def write_table_file(self, table: str, name: str, data: pa.Table,
+                         row_group_rows: int | None = None) -> FileEntry:
         """Write `data`, cast to `table`'s declared schema, as OUT/<table>/<name>."""
         schema = ALL_TABLES[table]
         data = data.select(schema.names).cast(schema)
         path = f"{table}/{name}"
         buffer = io.BytesIO()
-        pq.write_table(data, buffer, compression="zstd")
+        pq.write_table(data, buffer, compression="zstd", row_group_size=row_group_rows)
         payload = buffer.getvalue()
         with self.storage.open_output(path) as stream:
             stream.write(payload)

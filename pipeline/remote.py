@@ -116,7 +116,7 @@ def storage_error(location: str, err: OSError) -> UsageError:
 def register_remote_views(con, out, lineage, allow_stale: bool) -> None:
     """Views over the committed files of a remote OUT, read through the storage layer as
     Arrow datasets (DuckDB needs no extension of its own for it)."""
-    from longtail.views import view_body, view_sources
+    from longtail.views import MACROS, view_body, view_sources
 
     for table, kind, payload in view_sources(lineage, allow_stale):
         body = view_body(table, kind, payload)
@@ -124,3 +124,5 @@ def register_remote_views(con, out, lineage, allow_stale: bool) -> None:
             con.register(f"_{table}_files", out.dataset(table, payload))
             body = f"SELECT * FROM _{table}_files"
         con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
+    for sql, _ in MACROS.values():
+        con.execute(sql)

@@ -76,11 +76,11 @@ class ShardWriter:
     def file_name(self, suffix: str = "") -> str:
         return f"part-{self.stage}-{self.shard_id}-{self.commit}{suffix}.parquet"
 
-    def write(self, table: str, data) -> int:
+    def write(self, table: str, data, row_group_rows: int | None = None) -> int:
         """Write (more of) the shard's rows of `table`, one file each time; returns how many."""
         earlier = sum(1 for f in self.files if f.table == table)
         name = self.file_name(f"-{earlier:05d}" if earlier else "")
-        entry = self.out.write_table_file(table, name, data)
+        entry = self.out.write_table_file(table, name, data, row_group_rows)
         self.files.append(entry)
         return entry.rows
 
@@ -324,8 +324,8 @@ class WholeStage:
                                               "inputs": self.spec.inputs})
         return self
 
-    def write(self, table: str, data) -> int:
-        return self.writer.write(table, data)
+    def write(self, table: str, data, row_group_rows: int | None = None) -> int:
+        return self.writer.write(table, data, row_group_rows)
 
     def add(self, entries: Iterable[FileEntry]) -> None:
         self.writer.add(entries)
@@ -347,7 +347,8 @@ class WholeStage:
 
 def commit_stage(out: OutputFolder, stage: str, tables: dict[str, Any], *,
                  parameters: dict | None = None, inputs: dict | None = None,
-                 reads: Iterable[str] = (), say: Say | None = None) -> dict:
+                 reads: Iterable[str] = (), say: Say | None = None,
+                 row_groups: dict[str, int] | None = None) -> dict:
     """Commit whole tables as one finished run of `stage` (a table's value is an Arrow table
     or a list of them, one file each); returns the record. For importers, fixtures and
     benchmarks that make tables without running the stage itself."""
@@ -355,5 +356,5 @@ def commit_stage(out: OutputFolder, stage: str, tables: dict[str, Any], *,
     with WholeStage(out, spec, reads, say=say or (lambda message: None)) as run:
         for table, data in tables.items():
             for part in data if isinstance(data, list) else [data]:
-                run.write(table, part)
+                run.write(table, part, (row_groups or {}).get(table))
     return run.record

@@ -40,6 +40,22 @@ def _sql_type(arrow_type: pa.DataType) -> str:
     }[arrow_type]
 
 
+# Table macros over the views, and the tables they read. A name is a URI or a DBpedia resource
+# name ('Paris', 'Barack Obama'): `SELECT count(*) FROM pair_docs('Paris', 'France')`.
+MACROS = {
+    "entity_ref": ("CREATE OR REPLACE MACRO entity_ref(name) AS (SELECT min(entity_id) FROM "
+                   "entities WHERE uri = name OR uri = 'http://dbpedia.org/resource/' || "
+                   "replace(name, ' ', '_'))", ("entities",)),
+    "entity_docs_of": ("CREATE OR REPLACE MACRO entity_docs_of(name) AS TABLE SELECT doc_id "
+                       "FROM entity_docs WHERE entity_id = entity_ref(name)",
+                       ("entities", "entity_docs")),
+    "pair_docs": ("CREATE OR REPLACE MACRO pair_docs(a, b) AS TABLE SELECT x.doc_id FROM "
+                  "entity_docs x JOIN entity_docs y ON x.doc_id = y.doc_id "
+                  "WHERE x.entity_id = entity_ref(a) AND y.entity_id = entity_ref(b)",
+                  ("entities", "entity_docs")),
+}
+
+
 def typed_empty(table: str) -> str:
     """A SELECT of no rows with the declared columns of `table`."""
     columns = ", ".join(f"NULL::{_sql_type(f.type)} AS \"{f.name}\"" for f in ALL_TABLES[table])
@@ -87,7 +103,7 @@ def view_statements(lineage: Lineage, base: str | None, allow_stale: bool = Fals
                               for f in payload)
             body = f"SELECT * FROM read_parquet([{paths}], union_by_name = true)"
         statements.append(f"CREATE OR REPLACE VIEW {table} AS {body}")
-    return statements
+    return statements + [sql for sql, _ in MACROS.values()]
 
 
 def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | None:
@@ -116,6 +132,7 @@ def connect(out_root: str | OutputFolder, allow_stale: bool = False
         raise UsageError(f"{out.display()} holds no finished stage: run a longtail stage "
                          "into it first")
     con = duckdb.connect(":memory:")
+    con.execute("SET parquet_metadata_cache = true")  # footers read once per session
     if out.storage.local:
         root = str(out.storage.local_path())
         for statement in view_statements(lineage, root, allow_stale):

@@ -91,6 +91,15 @@ DOC_ENTITIES = pa.schema(
     ]
 )
 
+# doc_entities again, sorted by entity and in small row groups: the documents of one entity are
+# a few row groups that a reader finds from their min/max statistics alone (pair_docs()).
+ENTITY_DOCS = pa.schema(
+    [
+        pa.field("entity_id", pa.int64(), nullable=False),
+        pa.field("doc_id", pa.int64(), nullable=False),
+    ]
+)
+
 COOCCURRENCE = pa.schema(
     [
         pa.field("entity_a", pa.int64(), nullable=False),
@@ -152,6 +161,7 @@ TABLES: dict[str, pa.Schema] = {
     "failures": FAILURES,
     "entities": ENTITIES,
     "doc_entities": DOC_ENTITIES,
+    "entity_docs": ENTITY_DOCS,
     "cooccurrence": COOCCURRENCE,
     "qa_questions": QA_QUESTIONS,
     "qa_entities": QA_ENTITIES,

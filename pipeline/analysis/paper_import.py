@@ -26,6 +26,8 @@ from longtail.analysis.paper_formats import (
 )
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord, failures_table
+from longtail.indexes.postings import FILE_ROWS as POSTINGS_FILE_ROWS
+from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
 from longtail.linking.annotation import entity_id
 from longtail.linking.spotlight.wire import Utf16Offsets
 from longtail.output import OutputFolder
@@ -42,8 +44,8 @@ from longtail.schemas.tables import (
 )
 
 ROWS_PER_PART = 5_000_000
-WRITES = ["docs", "doc_entities", "entity_uris", "entities", "failures", "qa_questions",
-          "qa_entities"]
+WRITES = ["docs", "doc_entities", "entity_docs", "entity_uris", "entities", "failures",
+          "qa_questions", "qa_entities"]
 # Tables another stage derives from those: stale after an import, so removed with it.
 DERIVED = ["mentions", "cooccurrence", "relevant_docs"]
 # The stages an import stands in for (and the count from them), cleared when it runs.
@@ -101,6 +103,7 @@ def _import(run: WholeStage, archive, entity_map: str, qa_entities: str | None,
         buffered = 0
 
     largest = -1
+    postings: list[tuple[int, np.ndarray]] = []
     for key in archive.files:
         indices = _indices(archive, key, entity_map)
         if len(indices):
@@ -119,10 +122,12 @@ def _import(run: WholeStage, archive, entity_map: str, qa_entities: str | None,
         doc_counts[eid] = len(indices)
         buffer_docs.append(indices)
         buffer_ids.append(np.full(len(indices), eid, dtype=np.int64))
+        postings.append((eid, indices))
         buffered += len(indices)
         if buffered >= ROWS_PER_PART:
             flush()
     flush()
+    _write_postings(run, postings)
     n_docs = largest + 1 if num_docs is None else num_docs
     if n_docs <= largest:
         raise UsageError(f"--num-docs {num_docs} is too small: the entity map has index {largest}")
@@ -171,6 +176,22 @@ def _indices(archive, key: str, path: str) -> np.ndarray:
     if len(array) and array.min() < 0:
         raise UsageError(f"{path}: array {key!r} holds a negative document index")
     return np.unique(array.astype(np.int64))
+
+
+def _write_postings(run: WholeStage, postings: list[tuple[int, np.ndarray]]) -> None:
+    """entity_docs in the index stage's layout: by entity id, small row groups."""
+    postings.sort(key=lambda item: item[0])
+    if not postings:
+        run.write("entity_docs", pa.table({"entity_id": pa.array([], pa.int64()),
+                                           "doc_id": pa.array([], pa.int64())}))
+        return
+    entity_ids = np.concatenate([np.full(len(d), e, np.int64) for e, d in postings])
+    doc_ids = np.concatenate([d for _, d in postings])
+    for start in range(0, len(doc_ids), POSTINGS_FILE_ROWS):
+        stop = start + POSTINGS_FILE_ROWS
+        run.write("entity_docs", pa.table({"entity_id": entity_ids[start:stop],
+                                           "doc_id": doc_ids[start:stop]}),
+                  POSTINGS_ROW_GROUP_ROWS)
 
 
 def _write_docs(run: WholeStage, source: str, n_docs: int, per_doc: np.ndarray,

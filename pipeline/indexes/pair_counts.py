@@ -21,6 +21,25 @@ import pyarrow.parquet as pq
 from longtail.output import OutputFolder
 
 MAX_CROSSINGS = 4_000_000  # crossings expanded at once; bounds a task's memory
+# One-hash Bloom filters in front of the sorted lookups: most rows of doc_entities are not
+# entities of any wanted pair, and most crossings are not wanted pairs; a bit test rules
+# them out before the binary search, which then runs on the few that may be.
+ENTITY_FILTER_BITS = 24
+KEY_FILTER_BITS = 26
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+
+
+def filter_slots(values: np.ndarray, bits: int) -> np.ndarray:
+    """A slot in [0, 2**bits) for each int64 value (the top bits of a multiplicative hash)."""
+    with np.errstate(over="ignore"):
+        return ((values.astype(np.uint64) * _MULTIPLIER) >> np.uint64(64 - bits)).astype(
+            np.int64)
+
+
+def bit_filter(values: np.ndarray, bits: int) -> np.ndarray:
+    table = np.zeros(1 << bits, dtype=bool)
+    table[filter_slots(values, bits)] = True
+    return table
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,8 @@ class PairIndex:
     key_pair: np.ndarray  # pair index of each key
     is_question: np.ndarray  # by entity rank: the q side of some pair
     is_answer: np.ndarray  # by entity rank: the a side of some pair
+    entity_filter: np.ndarray  # bit filter of the entity ids
+    key_filter: np.ndarray  # bit filter of the keys
 
     @classmethod
     def build(cls, pairs: Sequence[tuple[int, int]]) -> PairIndex:
@@ -46,7 +67,8 @@ class PairIndex:
         is_question[q] = True
         is_answer = np.zeros(len(entities), dtype=bool)
         is_answer[a] = True
-        return cls(arr, entities, keys[order], order, is_question, is_answer)
+        return cls(arr, entities, keys[order], order, is_question, is_answer,
+                   bit_filter(entities, ENTITY_FILTER_BITS), bit_filter(keys, KEY_FILTER_BITS))
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -62,10 +84,12 @@ def count_pairs(doc_ids: np.ndarray, entity_ids: np.ndarray, index: PairIndex) -
     if len(doc_ids) == 0 or len(index) == 0:
         return counts
     entity_ids = np.asarray(entity_ids, dtype=np.int64)
+    maybe = index.entity_filter[filter_slots(entity_ids, ENTITY_FILTER_BITS)]
+    entity_ids = entity_ids[maybe]
     rank = np.searchsorted(index.entities, entity_ids)
     rank[rank == len(index.entities)] = 0
     wanted = index.entities[rank] == entity_ids
-    docs = np.asarray(doc_ids, dtype=np.int64)[wanted]
+    docs = np.asarray(doc_ids, dtype=np.int64)[maybe][wanted]
     rank = rank[wanted]
     if len(rank) == 0:
         return counts
@@ -89,6 +113,7 @@ def count_pairs(doc_ids: np.ndarray, entity_ids: np.ndarray, index: PairIndex) -
         a_row = np.repeat(doc_start[doc_of_row[rows]], n) + (
             np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
         keys = rank[q_row] * width + rank[a_row]
+        keys = keys[index.key_filter[filter_slots(keys, KEY_FILTER_BITS)]]
         at = np.searchsorted(index.keys, keys)
         at[at == len(index.keys)] = 0
         hit = index.keys[at] == keys

@@ -18,7 +18,7 @@ from longtail.errors import UsageError
 from longtail.lineage import Lineage
 from longtail.output import OutputFolder
 from longtail.schemas import ALL_TABLES
-from longtail.views import connect, query_error
+from longtail.views import MACROS, connect, query_error
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 EXPORT_FORMATS = (".csv", ".parquet", ".jsonl")
@@ -58,11 +58,12 @@ def referenced_tables(sql: str) -> set[str]:
             for value in node:
                 walk(value)
 
+    words = set(re.findall(r"[a-z_]+", sql.lower()))
+    used = {t for name, (_, tables) in MACROS.items() if name in words for t in tables}
     if tree.get("error"):
-        words = set(re.findall(r"[a-z_]+", sql.lower()))
-        return {t for t in ALL_TABLES if t in words}
+        return used | {t for t in ALL_TABLES if t in words}
     walk(tree)
-    return {t for t in found if t in ALL_TABLES}
+    return used | {t for t in found if t in ALL_TABLES}
 
 
 def run_query(out_root: str | OutputFolder, sql: str, allow_stale: bool = False

@@ -210,3 +210,28 @@ def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_pat
     run_count(spark, CountConfig(), str(out))
     assert (pq.read_table(out / "relevant_docs").to_pylist()
             == pq.read_table(sample_out / "relevant_docs").to_pylist())
+
+
+def test_entity_docs_are_doc_entities_by_entity_and_pair_docs_counts_like_the_heuristic(
+        sample_out):
+    from longtail.views import connect
+
+    out = OutputFolder(str(sample_out))
+    postings = out.read_table("entity_docs", out.committed_files("entity_docs"))
+    pairs = [(e, d) for e, d in zip(postings["entity_id"].to_pylist(),
+                                    postings["doc_id"].to_pylist(), strict=True)]
+    assert pairs == sorted(pairs)  # by entity, then document, across files in order
+    doc_entities = out.read_table("doc_entities", out.committed_files("doc_entities"))
+    assert sorted(pairs) == sorted(zip(doc_entities["entity_id"].to_pylist(),
+                                       doc_entities["doc_id"].to_pylist(), strict=True))
+    with connect(out) as con:
+        counted = con.execute("SELECT q_uri, a_uri, relevant_docs FROM relevant_docs "
+                              "WHERE status = 'counted'").fetchall()
+        assert len(counted) >= 40
+        for q_uri, a_uri, n in counted:
+            assert con.execute("SELECT count(*) FROM pair_docs(?, ?)",
+                               [q_uri, a_uri]).fetchone()[0] == n
+        name = counted[0][0].removeprefix("http://dbpedia.org/resource/").replace("_", " ")
+        assert con.execute("SELECT count(*) FROM entity_docs_of(?)", [name]).fetchone()[0] == \
+            con.execute("SELECT doc_count FROM entities WHERE uri = ?",
+                        [counted[0][0]]).fetchone()[0]
