@@ -24,8 +24,8 @@ MAX_CROSSINGS = 4_000_000  # crossings expanded at once; bounds a task's memory
 # One-hash Bloom filters in front of the sorted lookups: most rows of doc_entities are not
 # entities of any wanted pair, and most crossings are not wanted pairs; a bit test rules
 # them out before the binary search, which then runs on the few that may be.
-ENTITY_FILTER_BITS = 24
-KEY_FILTER_BITS = 26
+ENTITY_FILTER_BITS = 22
+KEY_FILTER_BITS = 24
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
 
