@@ -10,6 +10,7 @@ with the corpus, not with the square of its entity vocabulary.
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +43,7 @@ def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
               say=say_on_stderr) -> dict:
     out = out if isinstance(out, OutputFolder) else OutputFolder(out)
     spec = StageSpec(STAGE, ["relevant_docs"], stage_config.parameters(config))
+    steps = StepTimer()
     with WholeStage(out, spec, reads=READS, say=say) as run:
         excluded = ({entity_id(u) for u in load_countries(config.countries)}
                     if config.exclude_countries else set())
@@ -59,22 +61,40 @@ def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
         names = out.read_table("entity_uris", run.committed_files("entity_uris", qa_stages),
                                ["entity_id", "uri"], pc.field("entity_id").isin(wanted))
         uris = dict(zip(names["entity_id"].to_pylist(), names["uri"].to_pylist(), strict=True))
+        steps.lap("read_qa_and_entities")
         index = PairIndex.build(sorted(qa.needed_pairs()))
+        steps.lap("wanted_pairs")
 
         pair_docs: dict[tuple[int, int], int] = {}
         if len(index):
             totals = _count_pairs(spark, out, run.committed_files("doc_entities"), index)
             pair_docs = {(int(q), int(a)): int(n)
                          for (q, a), n in zip(index.pairs, totals, strict=True) if n}
+        steps.lap("count_pairs_on_spark")
 
         table = relevant_docs_table(qa, pair_docs, doc_count, uris)
         run.write("relevant_docs", table)
+        steps.lap("relevant_docs_table")
         run.stats.update({"questions": table.num_rows, "entity_pairs": len(index),
-                          "status": status_counts(table), "excluded_countries": len(excluded)})
+                          "status": status_counts(table), "excluded_countries": len(excluded),
+                          "step_seconds": steps.seconds})
     stats = run.record["stats"]
     say(stage_line(STAGE, run.record["seconds"], questions=stats["questions"], **{
         k.replace(" ", "_"): v for k, v in stats["status"].items()}))
     return stats
+
+
+class StepTimer:
+    """Seconds per step of the stage, recorded in its stats (where the time goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._mark, 3)
+        self._mark = now
 
 
 def _count_pairs(spark, out: OutputFolder, files: list[FileEntry],

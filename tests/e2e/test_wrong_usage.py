@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from longtail.jobs.cli import main
 from longtail.linking.statistical import import_wikistats
 from longtail.output import OutputFolder
 from longtail.runner import commit_stage
@@ -136,23 +137,44 @@ CASE_NAMES = sorted(cases({k: Path("/x") for k in (
     "root", "model", "out", "not_a_model", "file", "popqa_json", "csv")}))
 
 
+def invoke(args: list[str], capsys) -> tuple[int, str, str]:
+    """The `longtail` command's entry point in this process (what the console script calls):
+    its exit status, stdout and stderr."""
+    try:
+        code = main(args)
+    except SystemExit as done:  # argparse's own exits
+        code = done.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_wrong_usage_is_one_line_and_status_2(places, name):
-    args = cases(places)[name]
-    result = longtail(*args, cwd=places["root"], timeout=120)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, (name, result.stderr[-3000:])
+def test_wrong_usage_is_one_line_and_status_2(places, name, capsys, monkeypatch):
+    monkeypatch.chdir(places["root"])
+    code, out, err = invoke(cases(places)[name], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2, (name, err[-3000:])
     assert len(lines) == 1, (name, lines)
     assert lines[0].startswith("longtail") and ": error: " in lines[0], lines
-    assert "Traceback" not in result.stderr
-    assert result.stdout == "", result.stdout
+    assert "Traceback" not in err
+    assert out == "", out
     assert not (places["root"] / "new-out" / "_stages").exists()
 
 
-def test_nothing_a_query_says_changes_the_outputs(places):
+def test_the_console_script_says_the_same_one_line(places):
+    """Two cases through a real process, as a shell runs it."""
+    for name in ("model folder is not a model", "query copy into OUT"):
+        result = longtail(*cases(places)[name], cwd=places["root"], timeout=120)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, (name, result.stderr[-3000:])
+        assert "Traceback" not in result.stderr
+
+
+def test_nothing_a_query_says_changes_the_outputs(places, capsys, monkeypatch):
+    monkeypatch.chdir(places["root"])
     before = {p: p.stat().st_size for p in places["out"].rglob("*") if p.is_file()}
     for name in [n for n in CASE_NAMES if n.startswith("query")]:
-        longtail(*cases(places)[name], cwd=places["root"], timeout=120)
+        invoke(cases(places)[name], capsys)
     after = {p: p.stat().st_size for p in places["out"].rglob("*") if p.is_file()}
     assert after == before
     assert not (places["root"] / "x.db").exists()
