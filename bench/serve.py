@@ -19,7 +19,10 @@ in connections and time): `--connections` connections opened at once, each posti
 (answered, resets, timeouts and other errors are counted); then `--idle` connections that send
 nothing and `--slow` connections that send a request head one byte per second, while one client
 posts texts one after another, each on a new connection, for `--seconds` (latency p50, p99 and
-max). `--url` measures a server that is already running there instead of starting one.
+max). `--url` measures a server that is already running there instead of starting one. For the
+HTTP phases it also prints the CPU time the server's processes spent per request (from /proc;
+with `--url`, when `--server-pid` names the server), a figure that other work on the machine
+disturbs far less than requests/s.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def summary(clients: int, elapsed: float, runs: list[tuple[list[float], int, int
         "requests": len(every),
         "errors": sum(e for _, _, e in runs),
         "requests_per_s": round(len(every) / elapsed, 1),
+        "server_cpu_ms_per_request": None,
         "p50_ms": round(statistics.median(every) * 1000, 2) if every else None,
         "p99_ms": round(every[min(len(every) - 1, int(len(every) * 0.99))] * 1000, 2)
         if every else None,
@@ -282,6 +286,31 @@ async def beside_idle_and_slow(url: str, texts: list[str], idle: int, slow: int,
             **latency_summary(outcomes, elapsed)}
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process and of its descendants (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def with_server_cpu(server_pid: int | None, phase: Callable[[], dict]) -> dict:
+    """`phase()`'s results, with the server's CPU milliseconds per answered request."""
+    before = process_tree_cpu_seconds(server_pid) if server_pid else 0.0
+    result = phase()
+    if server_pid and result["requests"]:
+        spent = process_tree_cpu_seconds(server_pid) - before
+        result["server_cpu_ms_per_request"] = round(spent * 1000 / result["requests"], 2)
+    return result
+
+
 def raise_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
@@ -315,6 +344,9 @@ def main() -> int:
     parser.add_argument("--url", default=None,
                         help="a server already running there (http://HOST:PORT/rest) instead "
                              "of starting one; --threads and --workers are then only recorded")
+    parser.add_argument("--server-pid", type=int, default=None,
+                        help="with --url: the server's process id, to count the CPU time it "
+                             "and its worker processes spend per request")
     parser.add_argument("--connections", type=int, default=1000,
                         help="connections opened at once (default 1000)")
     parser.add_argument("--idle", type=int, default=300,
@@ -340,13 +372,15 @@ def main() -> int:
     model = StatisticalModel.load(model_dir)
     process, url = (None, args.url) if args.url else \
         start_server(model_dir, args.threads, args.workers)
+    server_pid = process.pid if process is not None else args.server_pid
     try:
         # a first pass warms the server's caches (and the page cache of the model)
         drive_threads(1, min(2.0, args.seconds), texts, lambda: http_work(url))
         results = {
-            "http_client_threads": drive_threads(args.clients, args.seconds, texts,
-                                                 lambda: http_work(url)),
-            "http_client_processes": drive_processes(args.clients, args.seconds, texts, url),
+            "http_client_threads": with_server_cpu(server_pid, lambda: drive_threads(
+                args.clients, args.seconds, texts, lambda: http_work(url))),
+            "http_client_processes": with_server_cpu(server_pid, lambda: drive_processes(
+                args.clients, args.seconds, texts, url)),
         }
         load = {
             "connections_at_once": asyncio.run(
@@ -368,10 +402,11 @@ def main() -> int:
     results["in_process_single"] = drive_threads(1, args.seconds, texts, make)
 
     print(f"\n{'mode':<24}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-          f"{'text KB/s':>11}{'errors':>8}")
+          f"{'text KB/s':>11}{'errors':>8}{'server CPU ms/req':>19}")
     for mode, r in results.items():
         print(f"{mode:<24}{r['clients']:>8}{r['requests_per_s']:>10}{r['p50_ms']:>10}"
-              f"{r['p99_ms']:>10}{r['text_kb_per_s']:>11}{r['errors']:>8}")
+              f"{r['p99_ms']:>10}{r['text_kb_per_s']:>11}{r['errors']:>8}"
+              f"{r['server_cpu_ms_per_request'] or '-':>19}")
     at_once, beside = load["connections_at_once"], load["beside_idle_and_slow"]
     print(f"\n{at_once['connections']} connections at once: {at_once['answered_200']} answered "
           f"(200) in {at_once['seconds']} s; outcomes {at_once['outcomes']}; "
