@@ -51,8 +51,7 @@ class SpotlightWorker(Worker):
 
     async def _serve(self) -> None:
         self.server = uvicorn.Server(uvicorn_config(
-            self.wsgi, timeout_notify=HEARTBEAT_SECONDS, callback_notify=self._heartbeat,
-            timeout_graceful_shutdown=GRACE_SECONDS))
+            self.wsgi, timeout_notify=HEARTBEAT_SECONDS, callback_notify=self._heartbeat))
         # gunicorn's quick stop (SIGQUIT, sent on the master's SIGINT) stops like SIGTERM here:
         # idle connections close at once, requests being answered get GRACE_SECONDS.
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._stop)

@@ -1,4 +1,4 @@
-"""The HTTP layer: uvicorn's asyncio HTTP/1.1 server (h11) configured for `SpotlightApp`.
+"""The HTTP layer: uvicorn's asyncio HTTP/1.1 server (httptools) configured for `SpotlightApp`.
 
     server = SpotlightServer(StatisticalModel.load("model/"), port=0).start()
     server.url        # http://127.0.0.1:PORT/rest
@@ -23,9 +23,8 @@ import threading
 import time
 from http import HTTPStatus
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from longtail.linking.statistical import StatisticalModel
 from longtail.serve.app import MAX_HEADER_BYTES, MAX_TARGET_BYTES, SERVER_NAME, SpotlightApp
@@ -34,46 +33,63 @@ from longtail.serve.parameters import DEFAULT_MAX_BODY_BYTES, DEFAULT_THREADS
 BACKLOG = 4096  # connections the kernel holds for accept (capped by net.core.somaxconn)
 IDLE_SECONDS = 60  # an idle keep-alive connection is closed after this
 GRACE_SECONDS = 10  # on stop, requests being answered get this long to finish
-MAX_HEAD_BYTES = MAX_TARGET_BYTES + MAX_HEADER_BYTES + 1024  # an unfinished request head
+MAX_HEAD_BYTES = MAX_TARGET_BYTES + MAX_HEADER_BYTES + 1024  # a request head being received
 
 
-class SpotlightH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with requests it cannot parse answered as one-line JSON."""
+class SpotlightHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol over httptools (llhttp), with the request head capped and
+    requests it cannot parse answered as one-line JSON like every other error."""
+
+    _head_bytes = 0  # bytes received since the current request head began
+    _in_head = True  # between requests, the next bytes begin a head
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES \
+                and not self.transport.is_closing():
+            if len(getattr(self, "url", b"")) > MAX_TARGET_BYTES:
+                self.refuse(414, f"request line longer than {MAX_TARGET_BYTES} bytes")
+            else:
+                self.refuse(431, f"request headers larger than {MAX_HEADER_BYTES} bytes")
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        if len(self.url) > MAX_TARGET_BYTES:  # (httptools cannot even split such a URL)
+            self.refuse(414, f"request line longer than {MAX_TARGET_BYTES} bytes")
+            raise ValueError("request line too long")  # stops the parser
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes = True, 0
 
     def send_400_response(self, msg: str) -> None:
-        status, message = unparsable_request(self.conn.trailing_data[0])
+        self.refuse(400, "malformed HTTP request")
+
+    def refuse(self, status: int, message: str) -> None:
+        """Answer `status` with `message` as JSON and close the connection."""
+        if self.transport.is_closing():
+            return
         body = json.dumps({"error": message}).encode()
-        headers = [(b"content-type", b"application/json; charset=utf-8"),
-                   (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
-                   (b"server", SERVER_NAME.encode())]
-        with contextlib.suppress(h11.LocalProtocolError):
-            for event in (h11.Response(status_code=status, headers=headers,
-                                       reason=HTTPStatus(status).phrase), h11.Data(data=body),
-                          h11.EndOfMessage()):
-                self.transport.write(self.conn.send(event))
+        self.transport.write(
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"content-type: application/json; charset=utf-8\r\ncontent-length: {len(body)}\r\n"
+            f"connection: close\r\nserver: {SERVER_NAME}\r\n\r\n".encode() + body)
         self.transport.close()
         if isinstance(self.app, SpotlightApp):
             self.app.log_request(self.client[0] if self.client else "-", "-", "-", status,
                                  len(body), 0.0)
 
 
-def unparsable_request(head: bytes) -> tuple[int, str]:
-    """The status and message for a request head h11 refused (`head`: what it had buffered)."""
-    if len(head) <= MAX_HEAD_BYTES:
-        return 400, "malformed HTTP request"
-    line_end = head.find(b"\n")
-    if line_end < 0 or line_end > MAX_TARGET_BYTES + 32:
-        return 414, f"request line longer than {MAX_TARGET_BYTES} bytes"
-    return 431, f"request headers larger than {MAX_HEADER_BYTES} bytes"
-
-
 def uvicorn_config(app: SpotlightApp, **overrides) -> uvicorn.Config:
     """The server settings shared by the in-process server and the worker processes."""
     settings = dict(
-        loop="asyncio", http=SpotlightH11Protocol, ws="none", lifespan="on", interface="asgi3",
+        loop="asyncio", http=SpotlightHttpProtocol, ws="none", lifespan="on", interface="asgi3",
         log_config=None, access_log=False, proxy_headers=False, server_header=False,
         headers=[("server", SERVER_NAME)], backlog=BACKLOG, timeout_keep_alive=IDLE_SECONDS,
-        timeout_graceful_shutdown=GRACE_SECONDS, h11_max_incomplete_event_size=MAX_HEAD_BYTES)
+        timeout_graceful_shutdown=GRACE_SECONDS)
     settings.update(overrides)
     return uvicorn.Config(app, **settings)
 
