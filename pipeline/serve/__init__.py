@@ -7,8 +7,10 @@ line of JSON instead of a Java stack trace, `sparql` is echoed but not evaluated
 fetched, `/rest/disambiguate` answers 404, and a request without an Accept header gets XML
 (Spotlight answers HTML there).
 
-The server itself is `longtail.serve.server.SpotlightServer`; importing this package (for the
-CLI's `register`) loads neither the linker nor numpy.
+The ASGI application is `longtail.serve.app.SpotlightApp`; `longtail.serve.server` configures
+uvicorn's HTTP server for it (`SpotlightServer` serves from a thread of this process) and
+`longtail.serve.prefork` runs it in gunicorn's pre-forked worker processes. Importing this
+package (for the CLI's `register`) loads neither the linker, numpy nor the HTTP server.
 """
 
 from longtail.serve.command import cmd_serve, register

@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{DEFAULT_THREADS}; linking holds Python's interpreter lock, so "
                              f"use --workers to use more CPUs)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="server processes sharing the port and the model's memory "
-                             "(default 1; about one per CPU for throughput)")
+                        help="worker processes sharing the port and the model's memory, "
+                             "forked from one master process (default 1; about one per CPU "
+                             "for throughput)")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"larger POST bodies get 413 (default {DEFAULT_MAX_BODY_BYTES:,}, "
                              f"Spotlight's)")
@@ -48,10 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Load the model, print "listening on http://HOST:PORT/rest", serve until SIGTERM/SIGINT."""
-    from longtail.linking.statistical import StatisticalModel
-    from longtail.serve.server import SpotlightServer, serve_until_signalled
-
+    """Load the model, bind the port, print "listening on http://HOST:PORT/rest", serve with
+    `--workers` processes until SIGTERM/SIGINT; the exit status."""
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.workers < 1:
@@ -60,15 +59,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    from longtail.linking.statistical import StatisticalModel
+    from longtail.serve.app import SpotlightApp
+    from longtail.serve.prefork import serve_with_workers
+    from longtail.serve.server import listening_socket, raise_open_file_limit
+
     model = StatisticalModel.load(args.model)
+    app = SpotlightApp(model, threads=args.threads, max_body_bytes=args.max_body_bytes,
+                       access_log=sys.stderr if args.access_log else None)
+    raise_open_file_limit()
     try:
-        server = SpotlightServer(model, args.host, args.port, threads=args.threads,
-                                 max_body_bytes=args.max_body_bytes,
-                                 access_log=sys.stderr if args.access_log else None)
+        listener = listening_socket(args.host, args.port)
     except OSError as err:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from None
-    serve_until_signalled(server, workers=args.workers)
-    return 0
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: "
+                         f"{err.strerror or err}") from None
+    return serve_with_workers(app, listener, workers=args.workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -312,6 +313,44 @@ def test_a_request_line_too_long_gets_414_as_json(server):
                             timeout=10)
     assert response.status_code == 414
     assert "error" in response.json()
+
+
+def raw_exchange(server: SpotlightServer, *pieces: bytes) -> bytes:
+    """Send `pieces` one by one on a new connection, unless an answer came first; what the
+    server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as sock:
+        for piece in pieces:
+            if select.select([sock], [], [], 0.1)[0]:  # answered already: stop sending
+                break
+            sock.sendall(piece)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("pieces, status", [
+    ([b"GET /rest/annotate?text="] + [b"a" * 40_000] * 4, 414),  # a request line in pieces
+    ([b"GET /health HTTP/1.1\r\nX-A: "] + [b"b" * 40_000] * 4, 431),
+    ([b"NOT HTTP AT ALL\r\n\r\n"], 400),
+    ([b"POST /rest/annotate HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"], 400),
+])
+def test_unparsable_requests_get_one_line_of_json(server, pieces, status):
+    answer = raw_exchange(server, *pieces)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"application/json" in head
+    assert list(json.loads(body)) == ["error"] and b"\n" not in body
+
+
+def test_a_client_waiting_to_send_an_oversized_body_gets_413_at_once(model_dir):
+    model = StatisticalModel.load(model_dir)
+    with SpotlightServer(model, port=0, threads=1, max_body_bytes=1000).start() as small:
+        answer = raw_exchange(small, b"POST /rest/annotate HTTP/1.1\r\nHost: x\r\n"
+                                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                     b"Expect: 100-continue\r\nContent-Length: 5000\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ")  # no "100 Continue": the body is not wanted
+    assert "1000" in json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
 
 
 def test_health_and_rest_root_describe_the_model(server, model_dir):
