@@ -12,6 +12,10 @@
 4. Overlaps are resolved as `dropOverlappingSpots` does, literally, including its habit of
    removing the spot just before the winner, which may leave two overlapping spots.
 
+Every chunk, sub-chunk and spot of a text is handled at once as numpy arrays: spot scores are
+cached per spelling and the spellings not cached yet are looked up together; only runs of
+overlapping spots go through the sequential overlap rule.
+
 Deliberate differences: `’` in a spot is read as `'` for the lookup (Spotlight stores names
 with `'` but looks spots up verbatim, so it never finds them), and a spot's length is counted
 in code points rather than UTF-16 units.
@@ -21,13 +25,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from longtail.linking.statistical.model import StatisticalModel
-from longtail.linking.statistical.tokenizer import TokenizedText
+from longtail.linking.statistical.model import StatisticalModel, expand_ranges
+from longtail.linking.statistical.spotter import contains_sorted
+from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")
@@ -36,6 +40,7 @@ CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
 _CACHE_LIMIT = 500_000
+_NOT_A_FORM = (-1, 0.0)
 
 
 @dataclass(slots=True)
@@ -55,6 +60,43 @@ class Spot:
     kind: str
     nil_first: int
     nil_last: int
+
+
+@dataclass(slots=True)
+class Spots:
+    """The spots of a text as parallel arrays, by offset: the fields of `Spot`, with `kind`
+    an index into `TYPE_ORDER`."""
+
+    text: str
+    start: np.ndarray
+    end: np.ndarray
+    sf: np.ndarray
+    score: np.ndarray
+    kind: np.ndarray
+    nil_first: np.ndarray
+    nil_last: np.ndarray
+
+    @classmethod
+    def empty(cls, text: str) -> Spots:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(text, none, none, none, np.zeros(0), np.zeros(0, dtype=np.int8), none, none)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def surface_form(self, i: int) -> str:
+        return self.text[int(self.start[i]):int(self.end[i])]
+
+    def surface_forms(self, index: np.ndarray) -> list[str]:
+        text = self.text
+        return [text[a:b] for a, b in zip(self.start[index].tolist(), self.end[index].tolist(),
+                                          strict=True)]
+
+    def to_list(self) -> list[Spot]:
+        text = self.text
+        return [Spot(a, b, text[a:b], s, v, TYPE_ORDER[k], f, e) for a, b, s, v, k, f, e in zip(
+            self.start.tolist(), self.end.tolist(), self.sf.tolist(), self.score.tolist(),
+            self.kind.tolist(), self.nil_first.tolist(), self.nil_last.tolist(), strict=True)]
 
 
 def edit_distance_score(data: str, real: str) -> float:
@@ -78,9 +120,9 @@ class SpotSelector:
         """(surface form, score) candidates for a spelling that is not itself a known form,
         best first (ties by id)."""
         entry = self.model.lowercase_entry(spot.lower())
-        if entry is None:
-            return []
-        lowercase_count, ids = entry
+        return [] if entry is None else self._rank(spot, *entry)
+
+    def _rank(self, spot: str, lowercase_count: int, ids: np.ndarray) -> list[tuple[int, float]]:
         ranked = []
         for sf in ids.tolist():
             total = int(self.model.sf_total[sf])
@@ -94,82 +136,115 @@ class SpotSelector:
 
     def spot_score(self, spot: str) -> tuple[int, float]:
         """(surface form id or -1, spot score) for a spelling, as `DBSpotter.spotScore`."""
-        found = self._scores.get(spot)
-        if found is not None:
-            return found
-        lookup = spot.replace("’", "'") if "’" in spot else spot
-        sf = self.model.surface_form_id(lookup)
-        if sf >= 0:
-            p = self.model.annotation_probability(sf)
-        else:
-            ranked = self.ranked_lowercase(lookup)
-            sf, p = ranked[0] if ranked else (-1, 0.0)
-        if sf < 0:
-            found = (-1, 0.0)
-        else:
+        sf, score = self.scores([spot])
+        return int(sf[0]), float(score[0])
+
+    def scores(self, spellings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """`spot_score` of many spellings: (surface form ids, scores); the ones not cached
+        are looked up together."""
+        cache = self._scores
+        found = list(map(cache.get, spellings))
+        if None in found:
+            missing = list(dict.fromkeys(s for s, f in zip(spellings, found, strict=True)
+                                         if f is None))
+            computed = dict(zip(missing, self._compute(missing), strict=True))
+            found = [computed[s] if f is None else f
+                     for s, f in zip(spellings, found, strict=True)]
+            if len(cache) + len(computed) > _CACHE_LIMIT:
+                cache.clear()
+            cache.update(computed)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        sf, score = zip(*found, strict=True)
+        return np.array(sf, dtype=np.int64), np.array(score, dtype=np.float64)
+
+    def _compute(self, spellings: list[str]) -> list[tuple[int, float]]:
+        model = self.model
+        lookups = [s.replace("’", "'") if "’" in s else s for s in spellings]
+        known, sf = contains_sorted(model.sf_hash, np.fromiter(
+            map(stable_hash, lookups), dtype=np.uint64, count=len(lookups)))
+        sf = np.where(known, sf, -1)
+        p = np.zeros(len(lookups))
+        p[known] = model.annotation_probabilities(sf[known])
+        unknown = np.flatnonzero(~known)
+        if len(unknown):
+            lowered = [lookups[i].lower() for i in unknown.tolist()]
+            listed, pos = contains_sorted(model.lower_hash, np.fromiter(
+                map(stable_hash, lowered), dtype=np.uint64, count=len(lowered)))
+            offsets = model.lower_offsets
+            for i, j in zip(unknown[listed].tolist(), pos[listed].tolist(), strict=True):
+                ids = model.lower_sf[int(offsets[j]):int(offsets[j + 1])]
+                ranked = self._rank(lookups[i], int(model.lower_count[j]), ids)
+                if ranked:
+                    sf[i], p[i] = ranked[0]
+        w = self.weights
+        out = [_NOT_A_FORM] * len(spellings)
+        for i, s, probability in zip(np.flatnonzero(sf >= 0).tolist(), sf[sf >= 0].tolist(),
+                                     p[sf >= 0].tolist(), strict=True):
+            spot = spellings[i]
             number = _NUMBER.fullmatch(spot) is not None
             abbreviation = spot.upper() == spot and len(spot) < 5 and not number
-            w = self.weights
-            found = (sf, w[0] * p + w[1] * abbreviation + w[2] * number + w[3])
-        if len(self._scores) >= _CACHE_LIMIT:
-            self._scores.clear()
-        self._scores[spot] = found
-        return found
+            out[i] = (s, w[0] * probability + w[1] * abbreviation + w[2] * number + w[3])
+        return out
 
     def select(self, tokenized: TokenizedText, dictionary_first: np.ndarray,
-               dictionary_end: np.ndarray, confidence: float) -> list[Spot]:
+               dictionary_end: np.ndarray, confidence: float) -> Spots:
         """Spots of a text, by offset, from the FSA matches (token ranges) and capitals."""
         capitals = capital_sequences(tokenized)
         first = np.concatenate([dictionary_first, capitals[0]]).astype(np.int64)
         last = np.concatenate([dictionary_end, capitals[1]]).astype(np.int64) - 1
         kind = np.concatenate([np.ones(len(dictionary_first), dtype=np.int8),
                                np.zeros(len(capitals[0]), dtype=np.int8)])
+        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
         if len(first) == 0:
-            return []
+            return Spots.empty(text)
         order = np.lexsort((kind, -last, first))  # OpenNLP's Span order; same span: capitals
         first, last, kind = first[order], last[order], kind[order]
         unique = np.concatenate(([True], (first[1:] != first[:-1]) | (last[1:] != last[:-1])))
         first, last, kind = first[unique], last[unique], kind[unique]
         threshold = max(MIN_CONFIDENCE, confidence)
-        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
-        spellings = [text[a:b] for a, b in zip(starts[first].tolist(), ends[last].tolist(),
-                                               strict=True)]
-        whole = list(map(self._scores.get, spellings))  # cached scores, without a call each
-        for i in [i for i, w in enumerate(whole) if w is None]:
-            whole[i] = self.spot_score(spellings[i])
-        sf_list, value_list = zip(*whole, strict=True)
-        sf = np.array(sf_list, dtype=np.int64)
-        value = np.array(value_list, dtype=np.float64)
+        sf, value = self.scores([text[a:b] for a, b in zip(
+            starts[first].tolist(), ends[last].tolist(), strict=True)])
         start, end = first.copy(), last.copy()
         retry = np.flatnonzero(((sf < 0) | (value < threshold)) & (last > first))
         if len(retry):
-            tried: dict[tuple[int, int], tuple[int, float]] = {}
-            for c in retry.tolist():
-                start[c], end[c], sf[c], value[c] = self._sub_chunk(
-                    text, starts, ends, int(first[c]), int(last[c]), threshold, tried)
+            start[retry], end[retry], sf[retry], value[retry] = self._sub_chunks(
+                tokenized, first[retry], last[retry], threshold)
         keep = np.flatnonzero((sf >= 0) & (value >= threshold))
         a, b = starts[start[keep]], ends[end[keep]]
         _, firsts = np.unique(a * (len(text) + 1) + b, return_index=True)
         keep = keep[np.sort(firsts)]
-        spots = [Spot(x, y, text[x:y], s_, v, TYPE_ORDER[k], st, lt) for x, y, s_, v, k, st, lt
-                 in zip(starts[start[keep]].tolist(), ends[end[keep]].tolist(),
-                        sf[keep].tolist(), value[keep].tolist(), kind[keep].tolist(),
-                        start[keep].tolist(), last[keep].tolist(), strict=True)]
-        return drop_overlapping_spots(spots)
+        a, b = starts[start[keep]], ends[end[keep]]
+        by_offset = np.lexsort((b - a, a))
+        keep, a, b = keep[by_offset], a[by_offset], b[by_offset]
+        kept = drop_overlapping(a, b, value[keep], kind[keep])
+        keep, a, b = keep[kept], a[kept], b[kept]
+        return Spots(text, a, b, sf[keep], value[keep], kind[keep], start[keep], last[keep])
 
-    def _sub_chunk(self, text: str, starts: np.ndarray, ends: np.ndarray, first: int,
-                   last: int, threshold: float, tried: dict[tuple[int, int], tuple[int, float]]
-                   ) -> tuple[int, int, int, float]:
-        """The first sub-chunk in Spotlight's order that passes: (start, end, sf, score)."""
-        for start, end in chain(((s, last) for s in range(first + 1, last + 1)),
-                                ((first, e) for e in range(last - 1, first - 1, -1))):
-            result = tried.get((start, end))
-            if result is None:
-                result = tried[(start, end)] = self.spot_score(
-                    text[int(starts[start]):int(ends[end])])
-            if result[0] >= 0 and result[1] >= threshold:
-                return start, end, result[0], result[1]
-        return first, last, -1, 0.0
+    def _sub_chunks(self, tokenized: TokenizedText, first: np.ndarray, last: np.ndarray,
+                    threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each chunk, the first sub-chunk in Spotlight's order that passes: (start, end,
+        sf, score); a chunk without one gets (first, last, -1, 0.0)."""
+        n = last - first
+        tries = expand_ranges(np.zeros(len(n), dtype=np.int64), 2 * n)  # position in order
+        chunk = np.repeat(np.arange(len(n)), 2 * n)
+        left = tries < n[chunk]  # dropping tokens from the left, then from the right
+        sub_start = np.where(left, first[chunk] + 1 + tries, first[chunk])
+        sub_end = np.where(left, last[chunk], last[chunk] - 1 - (tries - n[chunk]))
+        spans, inverse = np.unique(sub_start * len(tokenized) + sub_end, return_inverse=True)
+        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
+        sf, value = self.scores([text[a:b] for a, b in zip(
+            starts[spans // len(tokenized)].tolist(), ends[spans % len(tokenized)].tolist(),
+            strict=True)])
+        sf, value = sf[inverse.ravel()], value[inverse.ravel()]
+        passing = np.flatnonzero((sf >= 0) & (value >= threshold))
+        winners, at = np.unique(chunk[passing], return_index=True)
+        best = passing[at]
+        out_start, out_end = first.copy(), last.copy()
+        out_sf, out_value = np.full(len(n), -1, dtype=np.int64), np.zeros(len(n))
+        out_start[winners], out_end[winners] = sub_start[best], sub_end[best]
+        out_sf[winners], out_value[winners] = sf[best], value[best]
+        return out_start, out_end, out_sf, out_value
 
 
 def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]:
@@ -205,35 +280,43 @@ def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]
     return first[ok], end[ok]
 
 
-def _intersects(a: Spot, b: Spot) -> bool:
-    return a.start < b.end and b.start < a.end
-
-
-def drop_overlapping_spots(spots: list[Spot]) -> list[Spot]:
-    """`DBSpotter.dropOverlappingSpots`: sort by (offset, length), then resolve each spot
-    against the last kept one by length, score (within a factor of 2) and spot type."""
-    ordered = sorted(spots, key=lambda s: (s.start, len(s.surface_form)))
-    removed: set[int] = set()
-    last: Spot | None = None
-    for i, spot in enumerate(ordered):
-        if last is None or not _intersects(last, spot):
-            last = spot
+def drop_overlapping(start: np.ndarray, end: np.ndarray, score: np.ndarray,
+                     kind: np.ndarray) -> np.ndarray:
+    """`DBSpotter.dropOverlappingSpots` over spots sorted by (offset, length): each spot is
+    resolved against the last kept one by length, score (within a factor of 2) and spot type.
+    Returns the indices kept. A spot that overlaps no earlier spot is kept without a look."""
+    n = len(start)
+    reach = np.empty(n, dtype=np.int64)  # the furthest end of any earlier spot
+    if n:
+        reach[0] = -1
+        np.maximum.accumulate(end[:-1], out=reach[1:])
+    overlapping = start < reach
+    if not overlapping.any():
+        return np.arange(n)
+    removed = np.zeros(n, dtype=bool)
+    starts, ends = start.tolist(), end.tolist()
+    scores, kinds = score.tolist(), kind.tolist()
+    for i in np.flatnonzero(overlapping).tolist():
+        if not overlapping[i - 1]:  # a run of overlapping spots starts at i - 1
+            last = i - 1
+        if not (starts[last] < ends[i] and starts[i] < ends[last]):
+            last = i
             continue
-        better_type = TYPE_ORDER.index(spot.kind) < TYPE_ORDER.index(last.kind)
-        longer = len(spot.surface_form) > len(last.surface_form)
-        if longer and spot.score > last.score / 2.0:
-            removed.add(i - 1)
-            last = spot
-        elif not longer and not spot.score > last.score * 2.0:
-            removed.add(i)
-        elif spot.score == last.score and better_type:
-            removed.add(i - 1)
-            last = spot
-        elif spot.score == last.score:
-            removed.add(i)
-        elif spot.score > last.score:
-            removed.add(i - 1)
-            last = spot
+        better_type = kinds[i] < kinds[last]
+        longer = ends[i] - starts[i] > ends[last] - starts[last]
+        if longer and scores[i] > scores[last] / 2.0:
+            removed[i - 1] = True
+            last = i
+        elif not longer and not scores[i] > scores[last] * 2.0:
+            removed[i] = True
+        elif scores[i] == scores[last] and better_type:
+            removed[i - 1] = True
+            last = i
+        elif scores[i] == scores[last]:
+            removed[i] = True
+        elif scores[i] > scores[last]:
+            removed[i - 1] = True
+            last = i
         else:
-            removed.add(i)
-    return [s for i, s in enumerate(ordered) if i not in removed]
+            removed[i] = True
+    return np.flatnonzero(~removed)
