@@ -59,12 +59,15 @@ def contains_sorted(table: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
 
 class WordFeatures:
     """Per distinct token, cached in growing arrays: its key (0 where it can never be part of
-    a match), ACCEPT/PREFIX flags of the one-token sequence, and its row in a sorted
-    `vocabulary` of hashes (-1 if absent or a stop word; the linker's token ids)."""
+    a match), ACCEPT/PREFIX flags of the one-token sequence, its row in a sorted `vocabulary`
+    of hashes (-1 if absent or a stop word; the linker's token ids) and the `stable_hash` of
+    the token itself (`ident`, which tells spellings apart)."""
 
-    def __init__(self, spotter: Spotter, vocabulary: np.ndarray | None = None):
+    def __init__(self, spotter: Spotter, vocabulary: np.ndarray | None = None,
+                 identities: bool = False):
         self.spotter = spotter
         self.vocabulary = vocabulary
+        self.identities = identities
         self._reset()
 
     def _reset(self) -> None:
@@ -72,6 +75,7 @@ class WordFeatures:
         self.keys = np.zeros(0, dtype=np.uint64)
         self.flags = np.zeros(0, dtype=np.uint8)
         self.vocab = np.zeros(0, dtype=np.int64)
+        self.ident = np.zeros(0, dtype=np.uint64)
 
     def rows(self, tokens: list[str]) -> np.ndarray:
         """The cache row of each token, computing the missing ones in one batch."""
@@ -105,6 +109,9 @@ class WordFeatures:
         self.keys = np.concatenate([self.keys, keys])
         self.flags = np.concatenate([self.flags, flags])
         self.vocab = np.concatenate([self.vocab, vocab])
+        if self.identities:
+            self.ident = np.concatenate([self.ident, np.fromiter(
+                map(stable_hash, words), dtype=np.uint64, count=len(words))])
 
 
 class Spotter:

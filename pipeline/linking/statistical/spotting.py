@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
-from longtail.linking.statistical.spotter import contains_sorted
+from longtail.linking.statistical.spotter import MIX, contains_sorted
 from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
@@ -39,8 +40,8 @@ _HAS_CAPITAL = re.compile(r"[A-Z]")
 CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
-_CACHE_LIMIT = 500_000
-_NOT_A_FORM = (-1, 0.0)
+_CACHE_LIMIT = 1_000_000
+_MIX = np.uint64(MIX)
 
 
 @dataclass(slots=True)
@@ -114,7 +115,9 @@ class SpotSelector:
     def __init__(self, model: StatisticalModel):
         self.model = model
         self.weights = tuple(float(w) for w in model.header["spot_weights"])
-        self._scores: dict[str, tuple[int, float]] = {}
+        self._slots: dict[int, int] = {}  # span key -> row of _sf and _score
+        self._sf = np.zeros(0, dtype=np.int64)
+        self._score = np.zeros(0)
 
     def ranked_lowercase(self, spot: str) -> list[tuple[int, float]]:
         """(surface form, score) candidates for a spelling that is not itself a known form,
@@ -136,29 +139,11 @@ class SpotSelector:
 
     def spot_score(self, spot: str) -> tuple[int, float]:
         """(surface form id or -1, spot score) for a spelling, as `DBSpotter.spotScore`."""
-        sf, score = self.scores([spot])
+        sf, score = self._compute([spot])
         return int(sf[0]), float(score[0])
 
-    def scores(self, spellings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """`spot_score` of many spellings: (surface form ids, scores); the ones not cached
-        are looked up together."""
-        cache = self._scores
-        found = list(map(cache.get, spellings))
-        if None in found:
-            missing = list(dict.fromkeys(s for s, f in zip(spellings, found, strict=True)
-                                         if f is None))
-            computed = dict(zip(missing, self._compute(missing), strict=True))
-            found = [computed[s] if f is None else f
-                     for s, f in zip(spellings, found, strict=True)]
-            if len(cache) + len(computed) > _CACHE_LIMIT:
-                cache.clear()
-            cache.update(computed)
-        if not found:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        sf, score = zip(*found, strict=True)
-        return np.array(sf, dtype=np.int64), np.array(score, dtype=np.float64)
-
-    def _compute(self, spellings: list[str]) -> list[tuple[int, float]]:
+    def _compute(self, spellings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """`spot_score` of many spellings: (surface form ids, scores)."""
         model = self.model
         lookups = [s.replace("’", "'") if "’" in s else s for s in spellings]
         known, sf = contains_sorted(model.sf_hash, np.fromiter(
@@ -178,18 +163,53 @@ class SpotSelector:
                 if ranked:
                     sf[i], p[i] = ranked[0]
         w = self.weights
-        out = [_NOT_A_FORM] * len(spellings)
-        for i, s, probability in zip(np.flatnonzero(sf >= 0).tolist(), sf[sf >= 0].tolist(),
-                                     p[sf >= 0].tolist(), strict=True):
+        score = np.zeros(len(spellings))
+        found = np.flatnonzero(sf >= 0)
+        for i, probability in zip(found.tolist(), p[found].tolist(), strict=True):
             spot = spellings[i]
             number = _NUMBER.fullmatch(spot) is not None
             abbreviation = spot.upper() == spot and len(spot) < 5 and not number
-            out[i] = (s, w[0] * probability + w[1] * abbreviation + w[2] * number + w[3])
-        return out
+            score[i] = w[0] * probability + w[1] * abbreviation + w[2] * number + w[3]
+        return sf, score
 
-    def select(self, tokenized: TokenizedText, dictionary_first: np.ndarray,
+    def span_scores(self, tokenized: TokenizedText, ident: np.ndarray, gaps: np.ndarray,
+                    first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`spot_score` of the spellings `text[starts[first]:ends[last]]`, cached by a 64-bit
+        key of their tokens and the gaps between them (see `span_keys`); only spellings not
+        cached are built as strings and looked up."""
+        keys = span_keys(ident, gaps, first, last).tolist()
+        slots = np.fromiter(map(self._slots.get, keys, repeat(-1)), dtype=np.int64,
+                            count=len(keys))
+        hit = slots >= 0
+        sf = np.where(hit, self._sf[np.where(hit, slots, 0)], -1) if len(self._sf) else \
+            np.full(len(keys), -1, dtype=np.int64)
+        score = np.where(hit, self._score[np.where(hit, slots, 0)], 0.0) if len(self._sf) \
+            else np.zeros(len(keys))
+        missing = np.flatnonzero(~hit)
+        if len(missing):
+            new_keys, at, inverse = np.unique(np.array(keys, dtype=np.uint64)[missing],
+                                              return_index=True, return_inverse=True)
+            text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
+            which = missing[at]
+            new_sf, new_score = self._compute([text[a:b] for a, b in zip(
+                starts[first[which]].tolist(), ends[last[which]].tolist(), strict=True)])
+            sf[missing], score[missing] = new_sf[inverse.ravel()], new_score[inverse.ravel()]
+            self._store(new_keys, new_sf, new_score)
+        return sf, score
+
+    def _store(self, keys: np.ndarray, sf: np.ndarray, score: np.ndarray) -> None:
+        if len(self._slots) + len(keys) > _CACHE_LIMIT:
+            self._slots.clear()
+            self._sf, self._score = self._sf[:0], self._score[:0]
+        first = len(self._slots)
+        self._slots.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
+        self._sf = np.concatenate([self._sf, sf])
+        self._score = np.concatenate([self._score, score])
+
+    def select(self, tokenized: TokenizedText, ident: np.ndarray, dictionary_first: np.ndarray,
                dictionary_end: np.ndarray, confidence: float) -> Spots:
-        """Spots of a text, by offset, from the FSA matches (token ranges) and capitals."""
+        """Spots of a text, by offset, from the FSA matches (token ranges) and capitals;
+        `ident` is the `stable_hash` of each token."""
         capitals = capital_sequences(tokenized)
         first = np.concatenate([dictionary_first, capitals[0]]).astype(np.int64)
         last = np.concatenate([dictionary_end, capitals[1]]).astype(np.int64) - 1
@@ -203,13 +223,13 @@ class SpotSelector:
         unique = np.concatenate(([True], (first[1:] != first[:-1]) | (last[1:] != last[:-1])))
         first, last, kind = first[unique], last[unique], kind[unique]
         threshold = max(MIN_CONFIDENCE, confidence)
-        sf, value = self.scores([text[a:b] for a, b in zip(
-            starts[first].tolist(), ends[last].tolist(), strict=True)])
+        gaps = gap_keys(tokenized)
+        sf, value = self.span_scores(tokenized, ident, gaps, first, last)
         start, end = first.copy(), last.copy()
         retry = np.flatnonzero(((sf < 0) | (value < threshold)) & (last > first))
         if len(retry):
             start[retry], end[retry], sf[retry], value[retry] = self._sub_chunks(
-                tokenized, first[retry], last[retry], threshold)
+                tokenized, ident, gaps, first[retry], last[retry], threshold)
         keep = np.flatnonzero((sf >= 0) & (value >= threshold))
         a, b = starts[start[keep]], ends[end[keep]]
         _, firsts = np.unique(a * (len(text) + 1) + b, return_index=True)
@@ -221,8 +241,9 @@ class SpotSelector:
         keep, a, b = keep[kept], a[kept], b[kept]
         return Spots(text, a, b, sf[keep], value[keep], kind[keep], start[keep], last[keep])
 
-    def _sub_chunks(self, tokenized: TokenizedText, first: np.ndarray, last: np.ndarray,
-                    threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _sub_chunks(self, tokenized: TokenizedText, ident: np.ndarray, gaps: np.ndarray,
+                    first: np.ndarray, last: np.ndarray, threshold: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For each chunk, the first sub-chunk in Spotlight's order that passes: (start, end,
         sf, score); a chunk without one gets (first, last, -1, 0.0)."""
         n = last - first
@@ -231,12 +252,7 @@ class SpotSelector:
         left = tries < n[chunk]  # dropping tokens from the left, then from the right
         sub_start = np.where(left, first[chunk] + 1 + tries, first[chunk])
         sub_end = np.where(left, last[chunk], last[chunk] - 1 - (tries - n[chunk]))
-        spans, inverse = np.unique(sub_start * len(tokenized) + sub_end, return_inverse=True)
-        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
-        sf, value = self.scores([text[a:b] for a, b in zip(
-            starts[spans // len(tokenized)].tolist(), ends[spans % len(tokenized)].tolist(),
-            strict=True)])
-        sf, value = sf[inverse.ravel()], value[inverse.ravel()]
+        sf, value = self.span_scores(tokenized, ident, gaps, sub_start, sub_end)
         passing = np.flatnonzero((sf >= 0) & (value >= threshold))
         winners, at = np.unique(chunk[passing], return_index=True)
         best = passing[at]
@@ -245,6 +261,43 @@ class SpotSelector:
         out_start[winners], out_end[winners] = sub_start[best], sub_end[best]
         out_sf[winners], out_value[winners] = sf[best], value[best]
         return out_start, out_end, out_sf, out_value
+
+
+_EMPTY_GAP, _SPACE_GAP = stable_hash(""), stable_hash(" ")
+
+
+def gap_keys(tokenized: TokenizedText) -> np.ndarray:
+    """Per token, the `stable_hash` of the text between it and the next token."""
+    starts, ends, text = tokenized.starts, tokenized.ends, tokenized.text
+    keys = np.full(len(starts), _EMPTY_GAP, dtype=np.uint64)
+    if len(starts) < 2:
+        return keys
+    width = starts[1:] - ends[:-1]
+    keys[:-1][width == 1] = _SPACE_GAP
+    other = np.flatnonzero(width > 0)
+    if len(other):
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        other = other[(width[other] > 1) | (points[ends[other]] != 32)]
+        keys[other] = np.fromiter((stable_hash(text[a:b]) for a, b in zip(
+            ends[other].tolist(), starts[other + 1].tolist(), strict=True)),
+            dtype=np.uint64, count=len(other))
+    return keys
+
+
+def span_keys(ident: np.ndarray, gaps: np.ndarray, first: np.ndarray,
+              last: np.ndarray) -> np.ndarray:
+    """A 64-bit key of each token span `first..last` (inclusive): the sequence hash of its
+    token identities interleaved with its gap keys, so equal keys mean equal spellings
+    (up to 64-bit collisions, as in `Spotter`)."""
+    keys = ident[first].copy()
+    alive = np.flatnonzero(last > first)
+    at = first[alive]
+    while len(alive):
+        keys[alive] = (keys[alive] * _MIX + gaps[at]) * _MIX + ident[at + 1]
+        at = at + 1
+        more = at < last[alive]
+        alive, at = alive[more], at[more]
+    return keys
 
 
 def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]:
