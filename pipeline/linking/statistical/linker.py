@@ -55,8 +55,7 @@ class StatisticalLinker:
         self.tokenizer = Tokenizer(model.stop_words)
         self.spotter = Spotter(model.fsa_accept, model.fsa_prefixes, None, self.tokenizer,
                                stemmed=True, break_on_stop_words=True)
-        self.spotter.words = self._words = WordFeatures(self.spotter, model.vocab_hash,
-                                                         identities=True)
+        self.spotter.words = self._words = WordFeatures(self.spotter, model.vocab_hash)
         self.selector = SpotSelector(model)
         self.disambiguator = Disambiguator(model, self.selector)
         self._entities: dict[int, tuple[str, tuple[str, ...]]] = {}
@@ -70,14 +69,13 @@ class StatisticalLinker:
 
     def _spots(self, text: str, confidence: float) -> tuple[TokenizedText, np.ndarray, Spots]:
         tokenized = self.tokenizer.tokenize(text)
-        rows = self._words.rows(tokenized.tokens)
+        rows = self._words.rows(tokenized)
         vocab = self._words.vocab[rows]
-        if not tokenized.tokens:
+        if not len(tokenized):
             return tokenized, vocab, Spots.empty(text)
         first, end, _ = self.spotter.match(self._words.keys[rows], self._words.flags[rows],
                                            tokenized.sentence)
-        return tokenized, vocab, self.selector.select(tokenized, self._words.ident[rows], first,
-                                                      end, confidence)
+        return tokenized, vocab, self.selector.select(tokenized, first, end, confidence)
 
     def _score(self, texts: list[str], confidence: float) -> tuple[list[int], Scores | None]:
         """Texts joined by line breaks, spotted and scored together; returns the offset of

@@ -36,7 +36,7 @@ from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")
-_HAS_CAPITAL = re.compile(r"[A-Z]")
+_STOPS = np.array([ord(c) for c in " ,!?.:;"], dtype=np.uint32)
 CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
@@ -172,12 +172,12 @@ class SpotSelector:
             score[i] = w[0] * probability + w[1] * abbreviation + w[2] * number + w[3]
         return sf, score
 
-    def span_scores(self, tokenized: TokenizedText, ident: np.ndarray, gaps: np.ndarray,
-                    first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def span_scores(self, tokenized: TokenizedText, gaps: np.ndarray, first: np.ndarray,
+                    last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`spot_score` of the spellings `text[starts[first]:ends[last]]`, cached by a 64-bit
         key of their tokens and the gaps between them (see `span_keys`); only spellings not
         cached are built as strings and looked up."""
-        keys = span_keys(ident, gaps, first, last).tolist()
+        keys = span_keys(tokenized.hashes, gaps, first, last).tolist()
         slots = np.fromiter(map(self._slots.get, keys, repeat(-1)), dtype=np.int64,
                             count=len(keys))
         hit = slots >= 0
@@ -206,10 +206,9 @@ class SpotSelector:
         self._sf = np.concatenate([self._sf, sf])
         self._score = np.concatenate([self._score, score])
 
-    def select(self, tokenized: TokenizedText, ident: np.ndarray, dictionary_first: np.ndarray,
+    def select(self, tokenized: TokenizedText, dictionary_first: np.ndarray,
                dictionary_end: np.ndarray, confidence: float) -> Spots:
-        """Spots of a text, by offset, from the FSA matches (token ranges) and capitals;
-        `ident` is the `stable_hash` of each token."""
+        """Spots of a text, by offset, from the FSA matches (token ranges) and capitals."""
         capitals = capital_sequences(tokenized)
         first = np.concatenate([dictionary_first, capitals[0]]).astype(np.int64)
         last = np.concatenate([dictionary_end, capitals[1]]).astype(np.int64) - 1
@@ -224,12 +223,12 @@ class SpotSelector:
         first, last, kind = first[unique], last[unique], kind[unique]
         threshold = max(MIN_CONFIDENCE, confidence)
         gaps = gap_keys(tokenized)
-        sf, value = self.span_scores(tokenized, ident, gaps, first, last)
+        sf, value = self.span_scores(tokenized, gaps, first, last)
         start, end = first.copy(), last.copy()
         retry = np.flatnonzero(((sf < 0) | (value < threshold)) & (last > first))
         if len(retry):
             start[retry], end[retry], sf[retry], value[retry] = self._sub_chunks(
-                tokenized, ident, gaps, first[retry], last[retry], threshold)
+                tokenized, gaps, first[retry], last[retry], threshold)
         keep = np.flatnonzero((sf >= 0) & (value >= threshold))
         a, b = starts[start[keep]], ends[end[keep]]
         _, firsts = np.unique(a * (len(text) + 1) + b, return_index=True)
@@ -241,7 +240,7 @@ class SpotSelector:
         keep, a, b = keep[kept], a[kept], b[kept]
         return Spots(text, a, b, sf[keep], value[keep], kind[keep], start[keep], last[keep])
 
-    def _sub_chunks(self, tokenized: TokenizedText, ident: np.ndarray, gaps: np.ndarray,
+    def _sub_chunks(self, tokenized: TokenizedText, gaps: np.ndarray,
                     first: np.ndarray, last: np.ndarray, threshold: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For each chunk, the first sub-chunk in Spotlight's order that passes: (start, end,
@@ -252,7 +251,7 @@ class SpotSelector:
         left = tries < n[chunk]  # dropping tokens from the left, then from the right
         sub_start = np.where(left, first[chunk] + 1 + tries, first[chunk])
         sub_end = np.where(left, last[chunk], last[chunk] - 1 - (tries - n[chunk]))
-        sf, value = self.span_scores(tokenized, ident, gaps, sub_start, sub_end)
+        sf, value = self.span_scores(tokenized, gaps, sub_start, sub_end)
         passing = np.flatnonzero((sf >= 0) & (value >= threshold))
         winners, at = np.unique(chunk[passing], return_index=True)
         best = passing[at]
@@ -276,24 +275,23 @@ def gap_keys(tokenized: TokenizedText) -> np.ndarray:
     keys[:-1][width == 1] = _SPACE_GAP
     other = np.flatnonzero(width > 0)
     if len(other):
-        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        other = other[(width[other] > 1) | (points[ends[other]] != 32)]
+        other = other[(width[other] > 1) | (tokenized.points[ends[other]] != 32)]
         keys[other] = np.fromiter((stable_hash(text[a:b]) for a, b in zip(
             ends[other].tolist(), starts[other + 1].tolist(), strict=True)),
             dtype=np.uint64, count=len(other))
     return keys
 
 
-def span_keys(ident: np.ndarray, gaps: np.ndarray, first: np.ndarray,
+def span_keys(hashes: np.ndarray, gaps: np.ndarray, first: np.ndarray,
               last: np.ndarray) -> np.ndarray:
     """A 64-bit key of each token span `first..last` (inclusive): the sequence hash of its
-    token identities interleaved with its gap keys, so equal keys mean equal spellings
+    token hashes interleaved with its gap keys, so equal keys mean equal spellings
     (up to 64-bit collisions, as in `Spotter`)."""
-    keys = ident[first].copy()
+    keys = hashes[first].copy()
     alive = np.flatnonzero(last > first)
     at = first[alive]
     while len(alive):
-        keys[alive] = (keys[alive] * _MIX + gaps[at]) * _MIX + ident[at + 1]
+        keys[alive] = (keys[alive] * _MIX + gaps[at]) * _MIX + hashes[at + 1]
         at = at + 1
         more = at < last[alive]
         alive, at = alive[more], at[more]
@@ -302,35 +300,41 @@ def span_keys(ident: np.ndarray, gaps: np.ndarray, first: np.ndarray,
 
 def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]:
     """(first tokens, end tokens exclusive) of the capitalised runs, per Spotlight's
-    `RegexNameFinder` over each sentence's tokens joined by single spaces."""
-    tokens, n = tokenized.tokens, len(tokenized.tokens)
+    `RegexNameFinder`: the matches of `CAPITAL_SEQUENCE` over each sentence's tokens joined by
+    single spaces (a sentence's last token followed by ";") that start and end at token bounds.
+
+    The regular expression is not run; its scan is followed token by token. A match that
+    reaches the end of a token with no character of ` ,!?.:;` after its last capital goes on
+    into the next token if that starts with a capital, so such a token can start no match of
+    its own; a match from the start of token t continues to t + 1 when t is a capital with no
+    such character after its first and is not the last of its sentence; it ends at a token
+    bound unless its last token holds such a character (then it stops inside it).
+    """
+    n = len(tokenized)
     none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    if n == 0 or not _HAS_CAPITAL.search(tokenized.text):
+    if n == 0:
         return none
-    sentence_last = np.flatnonzero(tokenized.sentence[1:] != tokenized.sentence[:-1])
-    if len(sentence_last):  # ";" after a sentence's last token: the pattern cannot cross it
-        tokens = list(tokens)
-        for i in sentence_last.tolist():
-            tokens[i] += ";"
-    joined = " ".join(tokens)
-    matches = [m.span() for m in CAPITAL_SEQUENCE.finditer(joined)]
-    if not matches:
+    points, starts, ends = tokenized.points, tokenized.starts, tokenized.ends
+    capital = (points >= 65) & (points <= 90)
+    if not capital.any():
         return none
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-    token_start = np.zeros(n, dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=token_start[1:])
-    token_end = token_start + lengths
-    token_end[sentence_last] -= 1
-    spans = np.array(matches, dtype=np.int64)
-    first = np.minimum(np.searchsorted(token_start, spans[:, 0]), n - 1)
-    ok_start = token_start[first] == spans[:, 0]
-    by_end = np.minimum(np.searchsorted(token_end, spans[:, 1]), n - 1)
-    ends_token = token_end[by_end] == spans[:, 1]
-    by_next = np.minimum(np.searchsorted(token_start, spans[:, 1]), n - 1)
-    ends_space = token_start[by_next] == spans[:, 1]
-    end = np.where(ends_token, by_end + 1, by_next)
-    ok = ok_start & (ends_token | ends_space) & (end > first)
-    return first[ok], end[ok]
+    stop = np.isin(points, _STOPS)
+    positions = np.arange(len(points))
+    last_stop = np.maximum.accumulate(np.where(stop, positions, -1))[ends - 1]
+    last_capital = np.maximum.accumulate(np.where(capital, positions, -1))[ends - 1]
+    stops = np.concatenate(([0], np.cumsum(stop)))
+    inner_stop = stops[ends] > stops[starts + 1]  # a stop character after the first
+    sentence_last = np.append(tokenized.sentence[1:] != tokenized.sentence[:-1], False)
+    leads = capital[starts]
+    carries = (last_capital >= starts) & (last_capital > last_stop) & ~sentence_last
+    begins = leads.copy()
+    begins[1:] &= ~carries[:-1]
+    links = np.append(leads[:-1] & ~inner_stop[:-1] & ~sentence_last[:-1] & leads[1:], False)
+    first = np.flatnonzero(begins)
+    unlinked = np.flatnonzero(~links)
+    last = unlinked[np.searchsorted(unlinked, first)]
+    ok = ~inner_stop[last]
+    return first[ok], last[ok] + 1
 
 
 def drop_overlapping(start: np.ndarray, end: np.ndarray, score: np.ndarray,
