@@ -32,6 +32,15 @@ def stable_hash(text: str) -> int:
     return value or 1
 
 
+def stable_hashes(texts: list[str]) -> np.ndarray:
+    """`stable_hash` of many strings, as uint64."""
+    blake = hashlib.blake2b
+    values = np.frombuffer(b"".join([blake(t.encode("utf-8", "surrogatepass"), digest_size=8)
+                                     .digest() for t in texts]), dtype="<u8").astype(np.uint64)
+    values[values == 0] = 1
+    return values
+
+
 class TokenizedText:
     """Tokens of one text as arrays: token i is `text[starts[i]:ends[i]]` (the possessive
     `'s` tokenizes as `s`); `sentence[i]` numbers its sentence; `hashes[i]` identifies its
@@ -69,7 +78,7 @@ def _table(name: str) -> np.ndarray:
     """Per code point: matches Python's `\\w` (name "w") or `\\s` ("s")."""
     table = _tables.get(name)
     if table is None:
-        every = "".join(map(chr, range(_UNICODE)))
+        every = np.arange(_UNICODE, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
         table = np.zeros(_UNICODE, dtype=bool)
         for match in re.finditer(rf"\{name}+", every):
             table[match.start():match.end()] = True
@@ -128,9 +137,8 @@ def token_hashes(text: str, points: np.ndarray, starts: np.ndarray,
         hashes[alive] = (hashes[alive] ^ (points[at].astype(np.uint64) * _SPREAD)) * _FNV_PRIME
     long = np.flatnonzero(lengths > _SHORT_TOKEN)
     if len(long):
-        hashes[long] = np.fromiter((stable_hash(text[a:b]) for a, b in zip(
-            starts[long].tolist(), ends[long].tolist(), strict=True)), dtype=np.uint64,
-            count=len(long))
+        hashes[long] = stable_hashes([text[a:b] for a, b in zip(
+            starts[long].tolist(), ends[long].tolist(), strict=True)])
     return hashes
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from longtail.linking.statistical.scanning import stable_hashes
 from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer, stable_hash
 
 MIX = 0x9E3779B97F4A7C15
@@ -55,6 +56,18 @@ def contains_sorted(table: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     pos = np.searchsorted(table, values)
     np.minimum(pos, len(table) - 1, out=pos)
     return table[pos] == values, pos
+
+
+def append(column: np.ndarray, values: np.ndarray, used: int) -> np.ndarray:
+    """`values` written after the first `used` entries of a column that grows by doubling
+    (so that appending n values in batches costs O(n), not O(n) per batch)."""
+    end = used + len(values)
+    if end > len(column):
+        grown = np.empty(max(end, 2 * len(column), 1024), dtype=column.dtype)
+        grown[:used] = column[:used]
+        column = grown
+    column[used:end] = values
+    return column
 
 
 class WordFeatures:
@@ -94,7 +107,7 @@ class WordFeatures:
 
     def _add(self, hashes: list[int], words: list[str]) -> np.ndarray:
         spotter = self.spotter
-        keys = np.fromiter(map(spotter.word_key, words), dtype=np.uint64, count=len(words))
+        keys = spotter.word_keys(words)
         usable = keys != 0
         if self.vocabulary is not None:
             known, pos = contains_sorted(self.vocabulary, keys)
@@ -107,10 +120,11 @@ class WordFeatures:
         flags = ((accept & usable) * ACCEPT | (prefix & usable) * PREFIX).astype(np.uint8)
         first = len(self.index)
         self.index.update(zip(hashes, range(first, first + len(words)), strict=True))
-        self.keys = np.concatenate([self.keys, keys])
-        self.flags = np.concatenate([self.flags, flags])
-        self.vocab = np.concatenate([self.vocab, vocab])
-        return np.arange(first, first + len(words))
+        end = first + len(words)
+        self.keys, self.flags, self.vocab = (
+            append(column, values, first) for column, values in
+            ((self.keys, keys), (self.flags, flags), (self.vocab, vocab)))
+        return np.arange(first, end)
 
 
 class Spotter:
@@ -192,6 +206,15 @@ class Spotter:
         if self.break_on_stop_words and self.tokenizer.is_stop_word(token):
             return 0
         return stable_hash(self.tokenizer.stem(token) if self.stemmed else token)
+
+    def word_keys(self, tokens: list[str]) -> np.ndarray:
+        """`word_key` of many tokens, as uint64."""
+        stem = self.tokenizer.stem
+        keys = stable_hashes([stem(t) for t in tokens] if self.stemmed else tokens)
+        if self.break_on_stop_words:
+            stop = self.tokenizer.stop_words
+            keys[[i for i, t in enumerate(tokens) if t in stop]] = 0
+        return keys
 
     def match(self, keys: np.ndarray, flags: np.ndarray, sentence: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

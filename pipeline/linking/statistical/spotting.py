@@ -31,7 +31,8 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
-from longtail.linking.statistical.spotter import MIX, contains_sorted
+from longtail.linking.statistical.spotter import MIX, append, contains_sorted
+from longtail.linking.statistical.scanning import stable_hashes
 from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
@@ -116,8 +117,8 @@ class SpotSelector:
         self.model = model
         self.weights = tuple(float(w) for w in model.header["spot_weights"])
         self._slots: dict[int, int] = {}  # span key -> row of _sf and _score
-        self._sf = np.zeros(0, dtype=np.int64)
-        self._score = np.zeros(0)
+        self._sf = np.zeros(1, dtype=np.int64)  # rows past len(_slots) are spare room
+        self._score = np.zeros(1)
 
     def ranked_lowercase(self, spot: str) -> list[tuple[int, float]]:
         """(surface form, score) candidates for a spelling that is not itself a known form,
@@ -146,16 +147,14 @@ class SpotSelector:
         """`spot_score` of many spellings: (surface form ids, scores)."""
         model = self.model
         lookups = [s.replace("’", "'") if "’" in s else s for s in spellings]
-        known, sf = contains_sorted(model.sf_hash, np.fromiter(
-            map(stable_hash, lookups), dtype=np.uint64, count=len(lookups)))
+        known, sf = contains_sorted(model.sf_hash, stable_hashes(lookups))
         sf = np.where(known, sf, -1)
         p = np.zeros(len(lookups))
         p[known] = model.annotation_probabilities(sf[known])
         unknown = np.flatnonzero(~known)
         if len(unknown):
             lowered = [lookups[i].lower() for i in unknown.tolist()]
-            listed, pos = contains_sorted(model.lower_hash, np.fromiter(
-                map(stable_hash, lowered), dtype=np.uint64, count=len(lowered)))
+            listed, pos = contains_sorted(model.lower_hash, stable_hashes(lowered))
             offsets = model.lower_offsets
             for i, j in zip(unknown[listed].tolist(), pos[listed].tolist(), strict=True):
                 ids = model.lower_sf[int(offsets[j]):int(offsets[j + 1])]
@@ -177,18 +176,17 @@ class SpotSelector:
         """`spot_score` of the spellings `text[starts[first]:ends[last]]`, cached by a 64-bit
         key of their tokens and the gaps between them (see `span_keys`); only spellings not
         cached are built as strings and looked up."""
-        keys = span_keys(tokenized.hashes, gaps, first, last).tolist()
-        slots = np.fromiter(map(self._slots.get, keys, repeat(-1)), dtype=np.int64,
+        keys = span_keys(tokenized.hashes, gaps, first, last)
+        slots = np.fromiter(map(self._slots.get, keys.tolist(), repeat(-1)), dtype=np.int64,
                             count=len(keys))
         hit = slots >= 0
-        sf = np.where(hit, self._sf[np.where(hit, slots, 0)], -1) if len(self._sf) else \
-            np.full(len(keys), -1, dtype=np.int64)
-        score = np.where(hit, self._score[np.where(hit, slots, 0)], 0.0) if len(self._sf) \
-            else np.zeros(len(keys))
+        slots[~hit] = 0
+        sf = np.where(hit, self._sf[slots], -1)
+        score = np.where(hit, self._score[slots], 0.0)
         missing = np.flatnonzero(~hit)
         if len(missing):
-            new_keys, at, inverse = np.unique(np.array(keys, dtype=np.uint64)[missing],
-                                              return_index=True, return_inverse=True)
+            new_keys, at, inverse = np.unique(keys[missing], return_index=True,
+                                              return_inverse=True)
             text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
             which = missing[at]
             new_sf, new_score = self._compute([text[a:b] for a, b in zip(
@@ -200,11 +198,10 @@ class SpotSelector:
     def _store(self, keys: np.ndarray, sf: np.ndarray, score: np.ndarray) -> None:
         if len(self._slots) + len(keys) > _CACHE_LIMIT:
             self._slots.clear()
-            self._sf, self._score = self._sf[:0], self._score[:0]
         first = len(self._slots)
         self._slots.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
-        self._sf = np.concatenate([self._sf, sf])
-        self._score = np.concatenate([self._score, score])
+        self._sf = append(self._sf, sf, first)
+        self._score = append(self._score, score, first)
 
     def select(self, tokenized: TokenizedText, dictionary_first: np.ndarray,
                dictionary_end: np.ndarray, confidence: float) -> Spots:
@@ -276,9 +273,8 @@ def gap_keys(tokenized: TokenizedText) -> np.ndarray:
     other = np.flatnonzero(width > 0)
     if len(other):
         other = other[(width[other] > 1) | (tokenized.points[ends[other]] != 32)]
-        keys[other] = np.fromiter((stable_hash(text[a:b]) for a, b in zip(
-            ends[other].tolist(), starts[other + 1].tolist(), strict=True)),
-            dtype=np.uint64, count=len(other))
+        keys[other] = stable_hashes([text[a:b] for a, b in zip(
+            ends[other].tolist(), starts[other + 1].tolist(), strict=True)])
     return keys
 
 
