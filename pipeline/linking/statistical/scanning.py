@@ -16,9 +16,8 @@ import numpy as np
 
 _UNICODE = 0x110000
 _FULL_STOP, _APOSTROPHE, _RIGHT_QUOTE, _SMALL_S = ord("."), ord("'"), ord("’"), ord("s")
-_TERMINATORS = np.array([ord(c) for c in ".!?"], dtype=np.uint32)
-_BREAKS = np.array([ord(c) for c in "\r\n"], dtype=np.uint32)
-_CLOSERS = np.array(sorted(ord(c) for c in "\"'’”»)]}"), dtype=np.uint32)
+_BREAK, _TERMINATOR, _CLOSER, STOP = 1, 2, 4, 8  # character classes, see `classes`
+_CLASSES = {_BREAK: "\r\n", _TERMINATOR: ".!?", _CLOSER: "\"'’”»)]}", STOP: " ,!?.:;"}
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)
 _SHORT_TOKEN = 24  # longer tokens are hashed one by one with blake2b
@@ -68,6 +67,18 @@ class TokenizedText:
     @property
     def sentence_count(self) -> int:
         return int(self.sentence[-1]) + 1 if len(self.starts) else 0
+
+
+def classes(points: np.ndarray) -> np.ndarray:
+    """Per code point, the bits of the small character classes it belongs to."""
+    table = _tables.get("classes")
+    if table is None:
+        table = np.zeros(0x2020, dtype=np.uint8)
+        for bit, characters in _CLASSES.items():
+            for c in characters:
+                table[ord(c)] |= bit
+        _tables["classes"] = table
+    return table[np.minimum(points, len(table) - 1)]
 
 
 def code_points(text: str) -> np.ndarray:
@@ -152,15 +163,17 @@ def _sentences(text: str, points: np.ndarray, starts: np.ndarray,
         return np.zeros(0, dtype=np.int32)
     glued = np.append(ends[:-1] == starts[1:], False)  # no space between token i and i + 1
     ends_sentence = np.zeros(n, dtype=bool)
-    breaks = np.flatnonzero(np.isin(points, _BREAKS))
+    kind = classes(points)
+    breaks = np.flatnonzero(kind & _BREAK)
     if len(breaks):
         before = np.searchsorted(starts, breaks) - 1
         ends_sentence[before[before >= 0]] = True
     first = points[starts]
+    first_kind = kind[starts]
     one = ends - starts == 1
-    at = np.flatnonzero(one & np.isin(first, _TERMINATORS))
+    at = np.flatnonzero(one & (first_kind & _TERMINATOR > 0))
     if len(at):
-        closer = one & np.isin(first, _CLOSERS)
+        closer = one & (first_kind & _CLOSER > 0)
         extends = glued & np.append(closer[1:], False)  # token j + 1 is a glued closer
         stops = np.flatnonzero(~extends)
         j = stops[np.searchsorted(stops, at)]
@@ -171,10 +184,11 @@ def _sentences(text: str, points: np.ndarray, starts: np.ndarray,
         period = np.flatnonzero(first[at] == _FULL_STOP)
         if len(period):
             following = first[j[period] + 1]
-            kinds, inverse = np.unique(following, return_inverse=True)
-            lower = np.array([chr(c).islower() for c in kinds.tolist()], dtype=bool)
+            lower = (following >= ord("a")) & (following <= ord("z"))
+            other = np.flatnonzero(following >= 128)
+            lower[other] = [chr(c).islower() for c in following[other].tolist()]
             keep = np.ones(len(at), dtype=bool)
-            keep[period[lower[inverse.ravel()]]] = False
+            keep[period[lower]] = False
             j = j[keep]
         ends_sentence[j] = True
     sentence = np.zeros(n, dtype=np.int32)

@@ -32,12 +32,11 @@ from rapidfuzz.distance import Levenshtein
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
 from longtail.linking.statistical.spotter import MIX, append, contains_sorted
-from longtail.linking.statistical.scanning import stable_hashes
+from longtail.linking.statistical.scanning import STOP, classes, stable_hashes
 from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")
-_STOPS = np.array([ord(c) for c in " ,!?.:;"], dtype=np.uint32)
 CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
@@ -314,7 +313,7 @@ def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]
     capital = (points >= 65) & (points <= 90)
     if not capital.any():
         return none
-    stop = np.isin(points, _STOPS)
+    stop = classes(points) & STOP > 0
     positions = np.arange(len(points))
     last_stop = np.maximum.accumulate(np.where(stop, positions, -1))[ends - 1]
     last_capital = np.maximum.accumulate(np.where(capital, positions, -1))[ends - 1]
