@@ -209,8 +209,7 @@ class Spotter:
 
     def word_keys(self, tokens: list[str]) -> np.ndarray:
         """`word_key` of many tokens, as uint64."""
-        stem = self.tokenizer.stem
-        keys = stable_hashes([stem(t) for t in tokens] if self.stemmed else tokens)
+        keys = stable_hashes(self.tokenizer.stems(tokens) if self.stemmed else tokens)
         if self.break_on_stop_words:
             stop = self.tokenizer.stop_words
             keys[[i for i, t in enumerate(tokens) if t in stop]] = 0

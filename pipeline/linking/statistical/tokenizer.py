@@ -80,6 +80,10 @@ class Tokenizer:
             self._stems[token] = stem
         return stem
 
+    def stems(self, tokens: list[str]) -> list[str]:
+        """`stem` of many tokens in one call of the stemmer, without the cache."""
+        return self._stemmer.stemWords([t.lower() for t in tokens])
+
     def is_stop_word(self, token: str) -> bool:
         """Case-sensitive, as Spotlight's tokenizer checks (`The` is not a stop word, `the` is)."""
         return token in self.stop_words
