@@ -6,8 +6,8 @@ Whichever `longtail` is first on the path is measured (bench/linker.py puts an o
 source first to measure it next to this one). Prints one JSON object: load time, resident
 memory, annotate_many and annotate throughput, a bare pyahocorasick scan of the same text and
 lexicon, Spotter.find_all, and with --long-mb the time per MB of one long document of short
-sentences (the corpus with a full stop every 12 words) against the same text cut into 10 KB
-documents. Times are wall and CPU seconds of this one process.
+sentences (the corpus with a full stop every 12 words) at each size, against the text of the
+largest cut into 10 KB documents. Times are wall and CPU seconds of this one process.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("corpus")
     parser.add_argument("lexicon")
-    parser.add_argument("--long-mb", type=float, default=0.0)
+    parser.add_argument("--long-mb", default="", help="comma-separated sizes in MB")
     args = parser.parse_args()
 
     import ahocorasick
@@ -76,12 +76,13 @@ def main() -> None:
         linker.annotate(d)
     result["single_cpu"] = time.process_time() - cpu
 
-    if args.long_mb:
+    sizes = [float(m) for m in args.long_mb.split(",") if m]
+    if sizes:
         words, size = [], 0
         for d in docs:
             words.extend(d.split(" "))
             size += len(d) + 1
-            if size >= args.long_mb * 1e6:
+            if size >= max(sizes) * 1e6:
                 break
         # sentences of 12 words, as dense with mentions as the corpus: many context windows
         text = " ".join(w + ("." if i % 12 == 11 and w[-1:].isalnum() else "")
@@ -93,11 +94,14 @@ def main() -> None:
         result["pieces"] = {"docs": len(pieces), "seconds": seconds, "cpu": cpu,
                             "annotations": found}
         del fresh
-        fresh = StatisticalLinker.load(args.model, confidence=0.4, support=20)
-        fresh.annotate(docs[0])
-        seconds, cpu, found = timed(fresh, [text])
-        result["long"] = {"bytes": len(text.encode("utf-8")), "seconds": seconds, "cpu": cpu,
-                          "annotations": found}
+        result["long"] = {}
+        for mb in sizes:
+            part = text[:text.find(" ", int(mb * 1e6)) % (len(text) + 1)]
+            fresh = StatisticalLinker.load(args.model, confidence=0.4, support=20)
+            fresh.annotate(docs[0])
+            seconds, cpu, found = timed(fresh, [part])
+            result["long"][mb] = {"bytes": len(part.encode("utf-8")), "seconds": seconds,
+                                  "cpu": cpu, "annotations": found}
 
     with open(args.lexicon, encoding="utf-8") as handle:
         names = [line.rstrip("\n") for line in handle]
