@@ -316,6 +316,26 @@ def test_negative_counts_are_skipped_so_the_form_still_links(tmp_path):
     assert (annotation.uri, annotation.support) == (DBR + "Alpha", 50)
 
 
+def test_import_reads_escaped_uris_tabs_in_names_and_very_long_lines(tmp_path):
+    src = tmp_path / "stats"
+    src.mkdir()
+    long_vector = ",".join(f"(t{i},3)" for i in range(200_000))  # a 2.6 MB line
+    files = {"sfAndTotalCounts": "AT&T\t10\t20\nAT\t&T\t4\t9\n",
+             "pairCounts": "AT&T\tAT&T\t10\nAT\t&T\tAT&T\t4\n",
+             "uriCounts": "AT&T\t50\n",
+             "tokenCounts": f"http://en.wikipedia.org/wiki/AT%26T\t{{{long_vector}}}\n"}
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    report = import_wikistats(src, tmp_path / "m", stop_words=STOP)
+    assert (report["surface_forms"], report["pairs"], report["skipped_lines"]) == (2, 2, 0)
+    model = StatisticalModel.load(tmp_path / "m")
+    assert model.entity_uris[0] == DBR + "AT&T"
+    assert int(model.entity_context_offsets[1]) == 200_000  # the long vector, whole
+    # "AT\t&T" is stored as "AT &T": whitespace in names collapses to one space
+    assert linked(StatisticalLinker.load(tmp_path / "m"), "AT &T and AT&T") == [
+        ("AT&T", "AT &T", 0), ("AT&T", "AT&T", 10)]
+
+
 def test_an_empty_model_is_a_usage_error(tmp_path, capsys):
     src = tmp_path / "empty"
     src.mkdir()
