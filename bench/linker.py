@@ -1,13 +1,17 @@
 """Benchmark of the embedded statistical linker on synthetic wikistats and a synthetic corpus.
 
-    .venv/bin/python bench/linker.py [--surface-forms N] [--corpus-mb M] [--out DIR]
+    .venv/bin/python bench/linker.py [--before REF] [--surface-forms N] [--corpus-mb M]
+    .venv/bin/python bench/linker.py --scale 1000000,3000000,13164312
 
 Builds Spotlight-format wikistats (Zipf-like priors, 1-5 word surface forms, about 1.35 pairs
-per form, context vectors for about half of the entities), imports them (import time, peak
-memory), then in a fresh process loads the model (load time, resident memory from /proc),
-links the corpus in a single process (MB/s) and scans the same text with a bare pyahocorasick
-automaton of the same surface forms (the baseline), and projects memory to the full English
-model (13.2M surface forms, 17.8M pairs, 4.49M entities, 2.39M context vectors).
+per form, context vectors for about half of the entities) and a corpus of 3 KB documents, then
+for this checkout, and with --before for an older git revision on the same files, in fresh
+processes: imports the model (time, peak memory), loads it (time, resident memory from /proc),
+links the corpus in one process (MB/s; bench/linker_measure.py), scans the same text with a
+bare pyahocorasick automaton of the same surface forms (the baseline), and links the first
+documents of --long-mb sizes (1, 3 and 10 MB) as one document each, the largest also as 10 KB
+documents. Prints each figure before and after.
+--scale measures the model at full English size instead (bench/linker_scale.py).
 Files go to bench/out/ (git-ignored) unless --out says otherwise.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,8 +31,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FULL = {"surface_form_lines": 13_164_312, "pairs": 17_844_070, "entities": 4_487_385,
-        "context_entries": round(2_387_035 * 238.1)}
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 FILLER = [
     "the", "of", "and", "in", "to", "a", "was", "is", "for", "on", "as", "with", "by", "he",
@@ -179,94 +182,46 @@ def write_corpus(path: Path, names: list[str], weights: np.ndarray, megabytes: f
 
 
 IMPORT = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r})
+import json, resource, time
 from longtail.linking.statistical import import_wikistats
 started = time.perf_counter()
-report = import_wikistats({src!r}, {out!r})
+report = import_wikistats({src!r}, {out!r}, overwrite=True)
 report["wall"] = time.perf_counter() - started
 report["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(report))
 """
 
-MEASURE = r"""
-import json, sys, time, resource
-sys.path.insert(0, {root!r})
 
-def memory():
-    out = {{}}
-    for line in open("/proc/self/status"):
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
-            out[key] = int(value.split()[0]) * 1024
-    return out
-
-import numpy, ahocorasick
-from longtail.linking.statistical import StatisticalLinker
-base = memory()
-started = time.perf_counter()
-linker = StatisticalLinker.load({model!r}, confidence=0.4, support=20)
-load_seconds = time.perf_counter() - started
-loaded = memory()
-docs = open({corpus!r}, encoding="utf-8").read().splitlines()
-size = sum(len(d.encode("utf-8")) for d in docs)
-linker.annotate(docs[0])
-started, cpu = time.perf_counter(), time.process_time()
-annotations = sum(len(r.annotations) for r in linker.annotate_many(enumerate(docs)))
-link_seconds, link_cpu = time.perf_counter() - started, time.process_time() - cpu
-after = memory()
-sample = docs[: max(1, len(docs) // 10)]
-sample_size = sum(len(d.encode("utf-8")) for d in sample)
-cpu = time.process_time()
-for d in sample:
-    linker.annotate(d)
-single_cpu = time.process_time() - cpu
-names = [l.rstrip("\n") for l in open({lexicon!r}, encoding="utf-8")]
-automaton = ahocorasick.Automaton()
-for i, n in enumerate(names):
-    automaton.add_word(n, i)
-automaton.make_automaton()
-started = time.perf_counter()
-matches = 0
-for d in docs:
-    for _ in automaton.iter(d):
-        matches += 1
-scan_seconds = time.perf_counter() - started
-del automaton
-from longtail.linking.statistical import Spotter
-started = time.perf_counter()
-spotter = Spotter.build(names)
-spotter_build = time.perf_counter() - started
-cpu = time.process_time()
-occurrences = sum(1 for d in docs for _ in spotter.find_all(d))
-spotter_cpu = time.process_time() - cpu
-print(json.dumps(dict(spotter_build=spotter_build, spotter_cpu=spotter_cpu,
-    occurrences=occurrences, base=base, loaded=loaded, after=after, load_seconds=load_seconds,
-    link_seconds=link_seconds, link_cpu=link_cpu, bytes=size, docs=len(docs),
-    annotations=annotations, scan_seconds=scan_seconds, matches=matches,
-    single_cpu=single_cpu, single_bytes=sample_size)))
-"""
+def run_python(code_root: Path | None, args: list[str]) -> dict:
+    """A fresh interpreter whose `longtail` comes from code_root (None: this checkout)."""
+    env = dict(os.environ)
+    if code_root is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code_root), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, *args], check=True, capture_output=True, text=True,
+                          env=env)
+    return json.loads(done.stdout)
 
 
-def model_sizes(model: Path) -> dict[str, int]:
-    header = json.loads((model / "model.json").read_text())
-    return {name: (model / f"{name}.bin").stat().st_size for name in header["arrays"]}
+def import_model(code_root: Path | None, src: Path, out: Path) -> dict:
+    return run_python(code_root, ["-c", IMPORT.format(src=str(src), out=str(out))])
 
 
-GROUPS = {
-    "surface_form_lines": ("sf_hash", "sf_annotated", "sf_total", "sf_pair_offsets",
-                           "sf_names.offsets", "fsa_accept", "fsa_prefixes", "lower_hash",
-                           "lower_count", "lower_offsets", "lower_sf", "vocab_hash",
-                           "vocab_count"),
-    "pairs": ("pair_entity", "pair_count"),
-    "entities": ("entity_support", "entity_uris.offsets", "entity_context_offsets",
-                 "entity_context_total", "entity_type_offsets", "entity_type_ids"),
-}
-MAPPED = {"surface_form_lines": ("sf_names.data",), "entities": ("entity_uris.data",),
-          "context_entries": ("context_token", "context_count")}
+def checkout(ref: str, out: Path) -> Path:
+    """The `pipeline/` of a git revision, unpacked as an importable `longtail` package."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    root = out / f"code-{sha}"
+    if not (root / "longtail").is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "pipeline"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+        (root / "pipeline").rename(root / "longtail")
+    return root
 
 
-def build(out: Path, surface_forms: int, corpus_mb: float) -> tuple[dict, dict]:
+def build(out: Path, surface_forms: int, corpus_mb: float) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     started = time.perf_counter()
@@ -278,96 +233,109 @@ def build(out: Path, surface_forms: int, corpus_mb: float) -> tuple[dict, dict]:
           f"({surface_forms:,} surface forms), {stats['pairs']:,} pairs, "
           f"{stats['entities']:,} entities, {stats['context_entries']:,} context entries; "
           f"corpus {corpus_bytes / 1e6:.1f} MB ({time.perf_counter() - started:.0f} s)")
-    code = IMPORT.format(root=str(ROOT), src=str(out / "wikistats"), out=str(out / "model"))
-    report = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
-                                       capture_output=True, text=True).stdout)
-    print(f"import: {report['wall']:.1f} s, peak RSS {report['peak_rss'] / 2**20:,.0f} MiB; "
-          f"{report['surface_forms']:,} surface forms, {report['pairs']:,} pairs, "
-          f"{report['entities']:,} entities, {report['context_vectors']:,} context vectors, "
-          f"vocabulary {report['vocabulary']:,}")
-    (out / "build.json").write_text(json.dumps([stats, report]), encoding="utf-8")
-    return stats, report
+    (out / "build.json").write_text(json.dumps(stats), encoding="utf-8")
+    return stats
+
+
+def ratio(before: float | None, after: float, unit: str, better: str = "higher") -> str:
+    if before is None:
+        return f"{after:,.2f} {unit}"
+    times = after / before if better == "higher" else before / after
+    return f"{before:,.2f} -> {after:,.2f} {unit} ({times:.2f}x)"
+
+
+def report(name: str, run: dict, imported: dict) -> dict:
+    mb = run["bytes"] / 1e6
+    figures = {
+        "import_seconds": imported["wall"], "import_peak_gib": imported["peak_rss"] / 2**30,
+        "load_ms": run["load_seconds"] * 1000,
+        "link_mb_s": mb / run["link_seconds"], "link_mb_cpu_s": mb / run["link_cpu"],
+        "annotate_mb_cpu_s": run["single_bytes"] / 1e6 / run["single_cpu"],
+        "scan_mb_cpu_s": mb / run["scan_cpu"],
+        "linker_over_scan": run["link_cpu"] / run["scan_cpu"],
+        "rss_after_mib": run["after"]["VmRSS"] / 2**20,
+        "find_all_mb_cpu_s": mb / run["spotter_cpu"],
+    }
+    if "long" in run:
+        for size, one in run["long"].items():
+            figures[f"long_s_per_mb {size}"] = one["cpu"] / (one["bytes"] / 1e6)
+        largest = run["long"][max(run["long"], key=float)]
+        figures["pieces_s_per_mb"] = run["pieces"]["cpu"] / (largest["bytes"] / 1e6)
+        figures["long_over_pieces"] = (largest["cpu"] / run["pieces"]["cpu"])
+    print(f"{name}: {run['docs']:,} documents, {run['annotations']:,} annotations, "
+          f"{mb:.1f} MB linked in {run['link_seconds']:.1f} s"
+          + (f"; longest document {largest['annotations']:,} annotations, as 10 KB pieces "
+             f"{run['pieces']['annotations']:,}" if "long" in run else ""))
+    return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--surface-forms", type=int, default=1_000_000)
     parser.add_argument("--corpus-mb", type=float, default=50.0)
+    parser.add_argument("--long-mb", default="1,3,10",
+                        help="one document of each of these sizes in MB; the largest against "
+                        "the same text in 10 KB documents ('': skip)")
+    parser.add_argument("--before", metavar="REF",
+                        help="also measure this git revision's linker and importer in the same "
+                        "run, on the same files (e.g. the commit before a change)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "linker")
     parser.add_argument("--reuse", action="store_true",
                         help="measure again with the files of a previous run in --out")
+    parser.add_argument("--scale", help="comma-separated numbers of surface forms: measure "
+                        "import, disk, load and linking memory at each (bench/linker_scale.py)")
     args = parser.parse_args()
     out: Path = args.out
+    if args.scale:
+        import linker_scale
+
+        return linker_scale.main([int(n) for n in args.scale.split(",")], out.parent / "scale")
     if args.reuse and (out / "build.json").is_file():
-        stats, report = json.loads((out / "build.json").read_text(encoding="utf-8"))
-        print(f"reusing {out}: {stats['sf_lines']:,} sfAndTotalCounts lines, import took "
-              f"{report['wall']:.1f} s")
+        stats = json.loads((out / "build.json").read_text(encoding="utf-8"))
+        print(f"reusing {out}: {stats['sf_lines']:,} sfAndTotalCounts lines")
     else:
-        stats, report = build(out, args.surface_forms, args.corpus_mb)
-    measure = MEASURE.format(root=str(ROOT), model=str(out / "model"),
-                             corpus=str(out / "corpus.txt"), lexicon=str(out / "lexicon.txt"))
-    run = json.loads(subprocess.run([sys.executable, "-c", measure], check=True,
-                                    capture_output=True, text=True).stdout)
-    mib = 2**20
-    mb = run["bytes"] / 1e6
-    print(f"load (fresh process): {run['load_seconds'] * 1000:.0f} ms; RSS after load "
-          f"{run['loaded']['VmRSS'] / mib:,.0f} MiB (anon {run['loaded']['RssAnon'] / mib:,.0f}, "
-          f"file {run['loaded']['RssFile'] / mib:,.0f}); interpreter + libraries before load "
-          f"{run['base']['VmRSS'] / mib:,.0f} MiB")
-    speed = mb / run["link_seconds"]
-    print(f"link (annotate_many): {mb:.1f} MB, {run['docs']:,} documents, "
-          f"{run['annotations']:,} annotations "
-          f"in {run['link_seconds']:.1f} s wall / {run['link_cpu']:.1f} s CPU = "
-          f"{speed:.2f} MB/s per core (one process; {mb / run['link_cpu']:.2f} MB/s per CPU "
-          f"second)")
-    print(f"  annotate() one document at a time (first tenth of the corpus): "
-          f"{run['single_bytes'] / 1e6 / run['single_cpu']:.2f} MB per CPU second")
-    print(f"RSS after linking: {run['after']['VmRSS'] / mib:,.0f} MiB "
-          f"(anon {run['after']['RssAnon'] / mib:,.0f}, file {run['after']['RssFile'] / mib:,.0f})")
-    scan = mb / run["scan_seconds"]
-    print(f"baseline pyahocorasick scan: {run['matches']:,} raw matches in "
-          f"{run['scan_seconds']:.1f} s = {scan:.1f} MB/s; linker / scan time = "
-          f"{run['link_seconds'] / run['scan_seconds']:.1f}x")
-
-    print(f"Spotter.build (exact, for counting occurrences): {run['spotter_build']:.1f} s; "
-          f"find_all: {run['occurrences']:,} occurrences at word boundaries, "
-          f"{mb / run['spotter_cpu']:.2f} MB per CPU second")
-
-    sizes = model_sizes(out / "model")
-    header = json.loads((out / "model" / "model.json").read_text())
-    measured = {"surface_form_lines": stats["sf_lines"], "pairs": report["pairs"],
-                "entities": report["entities"],
-                "context_entries": max(1, header["arrays"]["context_token"]["shape"][0])}
-    hot = 0.0
-    print("projection to the full English model: bytes per unit measured here x full size")
-    for group, names in GROUPS.items():
-        total = sum(sizes[n] for n in names)
-        per_unit = total / measured[group]
-        projected = per_unit * FULL[group]
-        hot += projected
-        print(f"  {group:<20} {per_unit:6.1f} B x {FULL[group]:>12,} = "
-              f"{projected / 2**30:5.2f} GiB  ({', '.join(names)})")
-    mapped = 0.0
-    for group, names in MAPPED.items():
-        total = sum(sizes[n] for n in names)
-        per_unit = total / measured[group]
-        projected = per_unit * FULL[group]
-        mapped += projected
-        print(f"  {group:<20} {per_unit:6.1f} B x {FULL[group]:>12,} = "
-              f"{projected / 2**30:5.2f} GiB  mapped, read on demand ({', '.join(names)})")
-    anon = run["after"]["RssAnon"]
-    resident = anon + hot
-    print(f"projected resident = RSS anon after linking ({anon / mib:,.0f} MiB: interpreter, "
-          f"caches) + every per-form/pair/entity array fully resident ({hot / 2**30:.2f} GiB) "
-          f"= {resident / 2**30:.2f} GiB (target < 4 GiB)")
-    kept = measured["context_entries"] / stats["context_entries"]
-    per_entry = sum(sizes[n] for n in MAPPED["context_entries"]) / measured["context_entries"]
-    unpruned = resident + mapped
-    pruned = unpruned - per_entry * FULL["context_entries"] * (1 - kept)
-    print(f"worst case, every mapped page resident too: {unpruned / 2**30:.2f} GiB if no "
-          f"context entry is pruned, {pruned / 2**30:.2f} GiB if the real file prunes like this "
-          f"one (count >= 3 kept {kept:.0%}); mapped pages are page cache, shared by every "
-          f"process using the model and evictable")
+        build(out, args.surface_forms, args.corpus_mb)
+    versions: dict[str, Path | None] = {"this checkout": None}
+    if args.before:
+        versions = {f"before ({args.before})": checkout(args.before, out), **versions}
+    measure = [str(ROOT / "bench" / "linker_measure.py"), str(out / "model"),
+               str(out / "corpus.txt"), str(out / "lexicon.txt"), "--long-mb",
+               str(args.long_mb)]
+    figures = {}
+    for name, code in versions.items():
+        imported = import_model(code, out / "wikistats", out / "model")
+        print(f"{name}: import {imported['wall']:.1f} s, peak RSS "
+              f"{imported['peak_rss'] / 2**20:,.0f} MiB; {imported['surface_forms']:,} surface "
+              f"forms, {imported['pairs']:,} pairs, {imported['entities']:,} entities, "
+              f"{imported['context_vectors']:,} context vectors", flush=True)
+        figures[name] = report(name, run_python(code, measure), imported)
+    before = figures[next(iter(figures))] if args.before else {}
+    after = figures["this checkout"]
+    after_sizes = [key.split(" ")[1] for key in after if key.startswith("long_s_per_mb ")]
+    rows = [
+        ("link, annotate_many (MB per CPU second: per core)", "link_mb_cpu_s", "MB/s",
+         "higher"),
+        ("link, annotate_many (MB per wall second)", "link_mb_s", "MB/s", "higher"),
+        ("link, annotate one text at a time (MB per CPU second)", "annotate_mb_cpu_s", "MB/s",
+         "higher"),
+        ("baseline: bare pyahocorasick scan (MB per CPU second)", "scan_mb_cpu_s", "MB/s",
+         "higher"),
+        ("linker CPU time / scan CPU time", "linker_over_scan", "x", "lower"),
+        *((f"one document of {m} MB (CPU s per MB)", f"long_s_per_mb {m}", "s/MB", "lower")
+          for m in after_sizes),
+        ("the largest in 10 KB documents (CPU s per MB)", "pieces_s_per_mb", "s/MB", "lower"),
+        ("largest document / 10 KB documents", "long_over_pieces", "x", "lower"),
+        ("model import (s)", "import_seconds", "s", "lower"),
+        ("model import peak RSS", "import_peak_gib", "GiB", "lower"),
+        ("model load, fresh process", "load_ms", "ms", "lower"),
+        ("RSS after linking", "rss_after_mib", "MiB", "lower"),
+        ("Spotter.find_all (MB per CPU second)", "find_all_mb_cpu_s", "MB/s", "higher"),
+    ]
+    print("figure: before -> after (improvement)" if before else "figure")
+    for label, key, unit, better in rows:
+        if key in after:
+            print(f"  {label}: {ratio(before.get(key), after[key], unit, better)}")
+    (out / "figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return 0
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from longtail.linking.statistical.spotter import Spotter
+from longtail.linking.statistical.spotting import CAPITAL_SEQUENCE, capital_sequences
 from longtail.linking.statistical.tokenizer import (
     Tokenizer,
     default_stop_words,
@@ -96,3 +99,55 @@ def test_spotter_saves_and_loads(tmp_path):
     loaded = Spotter.load(tmp_path / "spotter")
     text = "New York City"
     assert list(loaded.find_all(text)) == list(spotter.find_all(text))
+
+
+ALPHABET = list("aAbBzZ09_ .'’-,;:!?()\"\t\n") + ["É", "ß", "ǅ", "٣", "中", "🙂", "\u0301",
+                                                    "\u00a0", "\u2028", "\udc80", "s", "S"]
+
+
+def random_texts(count: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 60)))
+            for _ in range(count)]
+
+
+def test_numpy_tokens_are_the_regular_expression_tokens():
+    tokenizer = Tokenizer(stop_words=())
+    for text in random_texts(3000):
+        tokenized = tokenizer.tokenize(text)
+        assert tokenized.tokens == Tokenizer.split(text), text
+        assert len(set(zip(tokenized.tokens, tokenized.hashes.tolist(), strict=True))) == \
+            len(set(tokenized.tokens))  # one hash per distinct token
+
+
+def regex_capital_sequences(tokenized) -> list[tuple[int, int]]:
+    """Spotlight's RegexNameFinder run literally over the sentence's tokens joined by spaces."""
+    tokens = list(tokenized.tokens)
+    last = [i for i in range(len(tokens) - 1)
+            if tokenized.sentence[i] != tokenized.sentence[i + 1]]
+    for i in last:
+        tokens[i] += ";"
+    starts, ends, at = [], [], 0
+    for i, token in enumerate(tokens):
+        starts.append(at)
+        ends.append(at + len(token) - (1 if i in last else 0))
+        at += len(token) + 1
+    found = []
+    for match in CAPITAL_SEQUENCE.finditer(" ".join(tokens)):
+        a, b = match.span()
+        if a in starts and (b in ends or b in starts):
+            first = starts.index(a)
+            end = ends.index(b) + 1 if b in ends else starts.index(b)
+            if end > first:
+                found.append((first, end))
+    return found
+
+
+def test_capital_sequences_follow_the_regular_expression():
+    tokenizer = Tokenizer(stop_words=())
+    for text in random_texts(3000, seed=5) + ["Paris is in France. The U.S. Open; New York City",
+                                              "iPhone Xyz and McDonald's Big Mac, O'Neil."]:
+        tokenized = tokenizer.tokenize(text)
+        first, end = capital_sequences(tokenized)
+        assert list(zip(first.tolist(), end.tolist(), strict=True)) == \
+            regex_capital_sequences(tokenized), text

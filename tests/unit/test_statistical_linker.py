@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -303,6 +304,57 @@ def test_import_reads_bz2_and_prunes_rare_context_tokens(tmp_path):
     begin, end = (int(x) for x in model.entity_context_offsets[1:3])
     assert sorted(int(c) for c in model.context_count[begin:end]) == [3, 40]
     assert int(model.entity_context_total[1]) == 43
+
+
+def test_negative_counts_are_skipped_so_the_form_still_links(tmp_path):
+    linker = build(tmp_path, sf=[("Alpha", 10, 10)],
+                   pairs=[("Alpha", "Alpha", 10), ("Alpha", "Alpha", -30)],
+                   uris=[("Alpha", 50), ("Alpha", -80)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a negative prior would warn in numpy's log
+        annotation, = linker.annotate("Alpha")
+    assert (annotation.uri, annotation.support) == (DBR + "Alpha", 50)
+
+
+def test_import_reads_escaped_uris_tabs_in_names_and_very_long_lines(tmp_path):
+    src = tmp_path / "stats"
+    src.mkdir()
+    long_vector = ",".join(f"(t{i},3)" for i in range(200_000))  # a 2.6 MB line
+    files = {"sfAndTotalCounts": "AT&T\t10\t20\nAT\t&T\t4\t9\n",
+             "pairCounts": "AT&T\tAT&T\t10\nAT\t&T\tAT&T\t4\n",
+             "uriCounts": "AT&T\t50\n",
+             "tokenCounts": f"http://en.wikipedia.org/wiki/AT%26T\t{{{long_vector}}}\n"}
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    report = import_wikistats(src, tmp_path / "m", stop_words=STOP)
+    assert (report["surface_forms"], report["pairs"], report["skipped_lines"]) == (2, 2, 0)
+    model = StatisticalModel.load(tmp_path / "m")
+    assert model.entity_uris[0] == DBR + "AT&T"
+    assert int(model.entity_context_offsets[1]) == 200_000  # the long vector, whole
+    # "AT\t&T" is stored as "AT &T": whitespace in names collapses to one space
+    assert linked(StatisticalLinker.load(tmp_path / "m"), "AT &T and AT&T") == [
+        ("AT&T", "AT &T", 0), ("AT&T", "AT&T", 10)]
+
+
+def test_an_empty_model_is_a_usage_error(tmp_path, capsys):
+    src = tmp_path / "empty"
+    src.mkdir()
+    for name in ("sfAndTotalCounts", "pairCounts", "uriCounts"):
+        (src / name).write_text("", encoding="utf-8")
+    with pytest.raises(UsageError, match="model would be empty: no surface form"):
+        import_wikistats(src, tmp_path / "m1")
+    (src / "sfAndTotalCounts").write_text("Alpha\t10\t10\n", encoding="utf-8")
+    (src / "uriCounts").write_text("Beta\t5\n", encoding="utf-8")
+    (src / "pairCounts").write_text("Alpha\tGamma\t10\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="no pair of a kept surface form and a known entity"):
+        import_wikistats(src, tmp_path / "m2")
+    assert not (tmp_path / "m2").exists()
+    from longtail.jobs.cli import main
+
+    assert main(["model", "import", "--wikistats", str(src), "--out",
+                 str(tmp_path / "m3")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("longtail: error: the model would be empty: no pair")
 
 
 def test_usage_errors(tmp_path):

@@ -60,7 +60,7 @@ def test_sf_and_total_counts_unknown_total_and_lowercase_lines(tmp_path):
     stats = ReadStats()
     rows = list(read_sf_and_total_counts(path, stats))
     assert rows == [("Paris", 147526, 314350), ("Long Name Here", 12, -1), ("paris", -1, 9000)]
-    assert dict(stats.reasons) == {"bad_count": 1}
+    assert dict(stats.reasons) == {"negative_count": 1}
 
 
 def test_context_vector_parsing_follows_spotlight():
@@ -129,3 +129,42 @@ def test_real_2021_heads_read_completely():
     stats = ReadStats()
     assert list(read_token_counts(folder / "tokenCounts", stats)) == []
     assert stats.skipped == 50
+
+
+def test_negative_and_absurd_counts_are_reported_and_skipped(tmp_path):
+    (tmp_path / "uriCounts").write_text("Paris\t10\nLyon\t-3\nNice\t99999999999999\n",
+                                        encoding="utf-8")
+    (tmp_path / "pairCounts").write_text("Paris\tParis\t-5\nParis\tParis\t5\n"
+                                         "Lyon\tLyon\t10000000000001\n", encoding="utf-8")
+    (tmp_path / "sfAndTotalCounts").write_text("Paris\t5\t-2\nLyon\t-7\t3\nNice\t3\t-1\n"
+                                               "Nizza\t-1\t2000000000000\n", encoding="utf-8")
+    (tmp_path / "tokenCounts").write_text(
+        "Paris\t{(capit,4),(-,-2)}\nLyon\t{(rhone,1234567890123456)}\n"
+        "Nice\t{(-,3),(mer,2)}\n", encoding="utf-8")
+    readers = {"uriCounts": read_uri_counts, "pairCounts": read_pair_counts,
+               "sfAndTotalCounts": read_sf_and_total_counts, "tokenCounts": read_token_counts}
+    kept, reasons = {}, {}
+    for name, reader in readers.items():
+        stats = ReadStats()
+        kept[name] = list(reader(tmp_path / name, stats))
+        reasons[name] = dict(stats.reasons)
+    assert kept == {"uriCounts": [(DBR + "Paris", 10)],
+                    "pairCounts": [("Paris", DBR + "Paris", 5)],
+                    "sfAndTotalCounts": [("Nice", 3, -1)],
+                    "tokenCounts": [(DBR + "Nice", [("-", 3), ("mer", 2)])]}
+    assert reasons == {"uriCounts": {"negative_count": 1, "absurd_count": 1},
+                       "pairCounts": {"negative_count": 1, "absurd_count": 1},
+                       "sfAndTotalCounts": {"negative_count": 2, "absurd_count": 1},
+                       "tokenCounts": {"negative_count": 1, "absurd_count": 1}}
+
+
+def test_names_with_tabs_are_read_from_the_right(tmp_path):
+    (tmp_path / "pairCounts").write_text("Tab\tName\tTab_Name\t4\n", encoding="utf-8")
+    (tmp_path / "sfAndTotalCounts").write_text("Tab\tName\t4\t9\nTab\tOnly\t4\n",
+                                               encoding="utf-8")
+    (tmp_path / "uriCounts").write_text("Odd\tTitle\t7\n", encoding="utf-8")
+    assert list(read_pair_counts(tmp_path / "pairCounts")) == [
+        ("Tab\tName", DBR + "Tab_Name", 4)]
+    assert list(read_sf_and_total_counts(tmp_path / "sfAndTotalCounts")) == [
+        ("Tab\tName", 4, 9), ("Tab\tOnly", 4, -1)]
+    assert [count for _, count in read_uri_counts(tmp_path / "uriCounts")] == [7]

@@ -10,12 +10,13 @@ It follows DBpedia Spotlight's statistical backend (`FSASpotter`/`DBSpotter`,
 `DBTwoStepDisambiguator` with `GenerativeContextSimilarity`, `DBCandidateSearcher`, the
 confidence, percentage-of-second and support filters) and its model builder
 (`CreateSpotlightModel`, `MemoryStoreIndexer`). Where it simplifies, the module says so:
-`tokenizer` (BreakIterator approximations), `importer` (no redirect closure, exact counts),
-`spotting` (spot lookups read `’` as `'`), `disambiguation` (stop words left out of the
-context). One difference applies throughout: Spotlight's English model can ship OpenNLP
-tokenizer, sentence, POS and chunker models, and then spots noun-phrase chunks instead of FSA
-matches; those models are not used here, so spotting is always Spotlight's FSA configuration
-(the one it uses for languages without OpenNLP models).
+`tokenizer` (BreakIterator approximations; `scanning` runs its rules with numpy), `importer`
+(no redirect closure, exact counts), `spotting` (spot lookups read `’` as `'`),
+`disambiguation` (stop words left out of the context). One difference applies throughout:
+Spotlight's English model can ship OpenNLP tokenizer, sentence, POS and chunker models, and
+then spots noun-phrase chunks instead of FSA matches; those models are not used here, so
+spotting is always Spotlight's FSA configuration (the one it uses for languages without OpenNLP
+models).
 """
 
 from longtail.linking.statistical.disambiguation import ScoredCandidate, Scores, SpotCandidates

@@ -32,13 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
-from longtail.linking.statistical.spotting import Spot, SpotSelector
+from longtail.linking.statistical.spotting import Spots, SpotSelector
 
 _FALLBACK_FORMS = 5
 _LARGE_CONTEXT = 16  # a vector this many times longer than the query is searched, not scanned
-
-Window = tuple[int, int, list[Spot]]
-
 
 @dataclass(slots=True)
 class ScoredCandidate:
@@ -72,7 +69,7 @@ class Scores:
     `starts` indexes each group's best candidate."""
 
     model: StatisticalModel
-    spots: list[Spot]
+    spots: Spots
     starts: np.ndarray
     spot_of: np.ndarray
     entity: np.ndarray
@@ -94,9 +91,10 @@ class Scores:
     def spot_candidates(self) -> list[SpotCandidates]:
         bounds = np.append(self.starts, len(self.entity)).tolist()
         out = []
+        spots = self.spots
         for g, s in enumerate(self.spot_of[self.starts].tolist()):
-            spot = self.spots[s]
-            out.append(SpotCandidates(spot.surface_form, spot.start, spot.score,
+            out.append(SpotCandidates(spots.surface_form(s), int(spots.start[s]),
+                                      float(spots.score[s]),
                                       [self.candidate(i) for i in range(bounds[g], bounds[g + 1])]))
         return out
 
@@ -119,39 +117,40 @@ class Disambiguator:
         self.log_total_support = math.log(max(model.total_support, 1))
         self.vocabulary = max(len(model.vocab_hash), 1)
 
-    def windows(self, sentence: np.ndarray, token_starts: np.ndarray, spots: list[Spot],
-                offset: int = 0) -> list[Window]:
-        """(first token, end token, spots) per context window of one text whose tokens are
-        `offset + i`; `spots` by offset."""
+    def windows(self, sentence: np.ndarray, token_starts: np.ndarray, spot_starts: np.ndarray,
+                offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Context windows of one text whose tokens are `offset + i`, as (first tokens, end
+        tokens, the window of each spot); `spot_starts` ascending. Windows without a spot are
+        left out."""
         n = len(sentence)
-        sentence_ends = np.append(np.flatnonzero(sentence[1:] != sentence[:-1]) + 1, n) \
-            if n else np.zeros(0, dtype=np.int64)
+        if n == 0 or len(spot_starts) == 0:
+            none = np.zeros(0, dtype=np.int64)
+            return none, none, none
+        sentence_ends = np.append(np.flatnonzero(sentence[1:] != sentence[:-1]) + 1, n)
         if len(sentence_ends) <= self.max_context:
-            return [(offset, offset + n, spots)] if spots else []
-        windows, begin, pending = [], 0, list(spots)
-        for i, end in enumerate(sentence_ends.tolist()):
-            if end - begin >= self.max_context or i == len(sentence_ends) - 1:
-                last_offset = int(token_starts[end - 1])
-                k = 0
-                while k < len(pending) and pending[k].start <= last_offset:
-                    k += 1
-                if k:
-                    windows.append((offset + begin, offset + end, pending[:k]))
-                pending = pending[k:]
+            return (np.array([offset]), np.array([offset + n]),
+                    np.zeros(len(spot_starts), dtype=np.int64))
+        bounds, begin = [], 0
+        for end in sentence_ends[:-1].tolist():
+            if end - begin >= self.max_context:
+                bounds.append(end)
                 begin = end
-        return windows
+        ends = np.array(bounds + [n], dtype=np.int64)
+        begins = np.concatenate(([0], ends[:-1]))
+        # a spot belongs to the first window whose last token starts at or after it
+        window = np.searchsorted(token_starts[ends - 1], spot_starts)
+        used, window = np.unique(window, return_inverse=True)
+        return begins[used] + offset, ends[used] + offset, window.ravel()
 
-    def score(self, vocab: np.ndarray, windows: list[Window]) -> Scores | None:
-        """Scored candidates of the spots of every window; `vocab` holds the per-token
-        vocabulary ids of the text(s) the windows index (-1: stop word or unknown)."""
-        spots = [s for _, _, window in windows for s in window]
-        if not spots:
+    def score(self, vocab: np.ndarray, spots: Spots, window_begin: np.ndarray,
+              window_end: np.ndarray, spot_window: np.ndarray) -> Scores | None:
+        """Scored candidates of every spot against its context window (token ranges);
+        `vocab` holds the per-token vocabulary ids of the text(s) the windows index (-1: stop
+        word or unknown)."""
+        if not len(spots):
             return None
         model = self.model
-        n_windows = len(windows)
-        spot_window = np.repeat(np.arange(n_windows),
-                                [len(window) for _, _, window in windows])
-        query_key, query_lm, nil_context = self._queries(vocab, windows)
+        query_key, query_lm, nil_context = self._queries(vocab, window_begin, window_end)
         spot_of, entity, prior = self._candidates(spots)
         if len(entity) == 0:
             return None
@@ -186,26 +185,25 @@ class Disambiguator:
         return Scores(model, spots, starts, spot_of, entity, support, prior, score, similarity,
                       contextual, second)
 
-    def _queries(self, vocab: np.ndarray, windows: list[Window]
+    def _queries(self, vocab: np.ndarray, begins: np.ndarray, ends: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sorted (window * V + token) keys of each window's distinct known tokens, their
         ln((1 - lambda) P_LM), and each window's NIL context score (their sum)."""
-        begins = np.array([b for b, _, _ in windows], dtype=np.int64)
-        lengths = np.array([e for _, e, _ in windows], dtype=np.int64) - begins
+        lengths = ends - begins
         ids = vocab[expand_ranges(begins, lengths)]
-        owner = np.repeat(np.arange(len(windows)), lengths)
+        owner = np.repeat(np.arange(len(begins)), lengths)
         known = ids >= 0
         keys = np.unique(owner[known] * self.vocabulary + ids[known])
         counts = self.model.vocab_count[keys % self.vocabulary].astype(np.float64)
         lm = self.log_rest + np.log(counts + 1.0) - self.log_lm_total
-        nil_context = np.bincount(keys // self.vocabulary, weights=lm, minlength=len(windows))
+        nil_context = np.bincount(keys // self.vocabulary, weights=lm, minlength=len(begins))
         return keys, lm, nil_context
 
-    def _nil_surface(self, vocab: np.ndarray, spots: list[Spot]) -> np.ndarray:
+    def _nil_surface(self, vocab: np.ndarray, spots: Spots) -> np.ndarray:
         """ln P(s|NIL) per spot: LM probability of its NIL tokens; stop words and unknown
         tokens count 1, as Spotlight's STOPWORD and UNKNOWN token types do."""
-        first = np.array([s.nil_first for s in spots], dtype=np.int64)
-        lengths = np.array([s.nil_last for s in spots], dtype=np.int64) - first
+        first = spots.nil_first
+        lengths = spots.nil_last - first
         ids = vocab[expand_ranges(first, lengths)]
         counts = np.ones(len(ids), dtype=np.float64)
         known = ids >= 0
@@ -214,10 +212,10 @@ class Disambiguator:
         owner = np.repeat(np.arange(len(spots)), lengths)
         return np.bincount(owner, weights=terms, minlength=len(spots))
 
-    def _candidates(self, spots: list[Spot]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidates(self, spots: Spots) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(spot index, entity, P(e|s)) of the top candidates of every spot, by prior."""
         model = self.model
-        sfs = np.array([s.sf for s in spots], dtype=np.int64)
+        sfs = spots.sf
         offsets = model.sf_pair_offsets
         begin = offsets[sfs].astype(np.int64)
         available = offsets[sfs + 1].astype(np.int64) - begin
@@ -229,7 +227,7 @@ class Disambiguator:
         prior = model.pair_count[index] / linked[spot_of]
         empty = np.flatnonzero(available == 0)
         if len(empty):
-            extra = [self._fallback(spots[i].surface_form) for i in empty.tolist()]
+            extra = [self._fallback(spots.surface_form(i)) for i in empty.tolist()]
             spot_of = np.concatenate([spot_of] + [np.full(len(e), i) for i, (e, _) in
                                                   zip(empty.tolist(), extra, strict=True)])
             entity = np.concatenate([entity] + [e for e, _ in extra])

@@ -132,6 +132,9 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
     stats = {name: ReadStats() for name in files}
 
     sf = _read_surface_forms(files[SF_AND_TOTAL_COUNTS], stats[SF_AND_TOTAL_COUNTS], min_sf)
+    if not len(sf["hash"]):
+        _empty(files[SF_AND_TOTAL_COUNTS], stats[SF_AND_TOTAL_COUNTS],
+               f"no surface form linked at least {min_sf} times")
     say(f"surface forms: {sf['read']:,} read, {len(sf['hash']):,} kept "
         f"(linked >= {min_sf}), {len(sf['lower_hash']):,} lowercase lines")
     tokens = _tokenize_surface_forms(sf["names"], tokenizer)
@@ -142,8 +145,15 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
     lower = _lowercase_map(sf, min_sf)
 
     entities = _read_entities(files[URI_COUNTS], stats[URI_COUNTS])
+    if not len(entities["uris"]):
+        _empty(files[URI_COUNTS], stats[URI_COUNTS], "no entity")
     say(f"entities: {len(entities['uris']):,}")
     pairs = _read_pairs(files[PAIR_COUNTS], stats[PAIR_COUNTS], sf["hash"], entities)
+    if not len(pairs["entity"]):
+        _empty(files[PAIR_COUNTS], stats[PAIR_COUNTS],
+               f"no pair of a kept surface form and a known entity ({pairs['dropped_sf']:,} "
+               f"with an unknown or rare surface form, {pairs['dropped_entity']:,} with an "
+               f"unknown entity)")
     say(f"pairs: {len(pairs['entity']):,} kept, {pairs['dropped_sf']:,} with unknown surface "
         f"form, {pairs['dropped_entity']:,} with unknown entity")
     contexts = import_contexts(files[TOKEN_COUNTS], stats[TOKEN_COUNTS], writer,
@@ -204,6 +214,13 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
         "sources": {n: (str(p) if p else None) for n, p in files.items()},
     })
     return report
+
+
+def _empty(path: Path, stats: ReadStats, what: str) -> None:
+    """An empty model links nothing: stop with what was read instead of writing one."""
+    skipped = f", skipped {stats.skipped:,} ({stats.describe()})" if stats.skipped else ""
+    raise UsageError(f"the model would be empty: {what} in {path} ({stats.lines:,} lines "
+                     f"read{skipped})")
 
 
 def _narrow(counts: np.ndarray) -> np.ndarray:

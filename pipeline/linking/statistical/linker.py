@@ -25,11 +25,12 @@ from longtail.linking.annotation import Annotation, LinkError, LinkResult
 from longtail.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
 from longtail.linking.statistical.model import StatisticalModel
 from longtail.linking.statistical.spotter import Spotter, WordFeatures
-from longtail.linking.statistical.spotting import Spot, SpotSelector
+from longtail.linking.statistical.spotting import Spot, Spots, SpotSelector
 from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer
 
 BATCH_CHARACTERS = 200_000
 BATCH_TEXTS = 256
+_ENTITY_CACHE_LIMIT = 200_000
 
 
 def _check_settings(confidence: float, support: int) -> None:
@@ -57,6 +58,7 @@ class StatisticalLinker:
         self.spotter.words = self._words = WordFeatures(self.spotter, model.vocab_hash)
         self.selector = SpotSelector(model)
         self.disambiguator = Disambiguator(model, self.selector)
+        self._entities: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     @classmethod
     def load(cls, model_dir: str | Path, confidence: float = 0.5,
@@ -65,13 +67,12 @@ class StatisticalLinker:
         _check_settings(confidence, support)
         return cls(StatisticalModel.load(model_dir), confidence, support)
 
-    def _spots(self, text: str, confidence: float
-               ) -> tuple[TokenizedText, np.ndarray, list[Spot]]:
+    def _spots(self, text: str, confidence: float) -> tuple[TokenizedText, np.ndarray, Spots]:
         tokenized = self.tokenizer.tokenize(text)
-        rows = self._words.rows(tokenized.tokens)
+        rows = self._words.rows(tokenized)
         vocab = self._words.vocab[rows]
-        if not tokenized.tokens:
-            return tokenized, vocab, []
+        if not len(tokenized):
+            return tokenized, vocab, Spots.empty(text)
         first, end, _ = self.spotter.match(self._words.keys[rows], self._words.flags[rows],
                                            tokenized.sentence)
         return tokenized, vocab, self.selector.select(tokenized, first, end, confidence)
@@ -83,27 +84,30 @@ class StatisticalLinker:
         offsets = np.zeros(len(texts), dtype=np.int64)
         np.cumsum([len(t) + 1 for t in texts[:-1]], out=offsets[1:])
         tokenized, vocab, spots = self._spots(joined, confidence)
-        if not spots:
+        if not len(spots):
             return offsets.tolist(), None
         token_bounds = np.append(np.searchsorted(tokenized.starts, offsets), len(tokenized))
-        spot_starts = np.array([s.start for s in spots], dtype=np.int64)
-        spot_bounds = np.append(np.searchsorted(spot_starts, offsets), len(spots))
-        windows = []
-        for d in range(len(texts)):
-            a, b = int(spot_bounds[d]), int(spot_bounds[d + 1])
-            if a == b:
-                continue
+        spot_bounds = np.append(np.searchsorted(spots.start, offsets), len(spots)).tolist()
+        begins, ends, spot_window, windows = [], [], [], 0
+        for d in np.flatnonzero(np.diff(spot_bounds)).tolist():
+            a, b = spot_bounds[d], spot_bounds[d + 1]
             t0, t1 = int(token_bounds[d]), int(token_bounds[d + 1])
-            windows.extend(self.disambiguator.windows(tokenized.sentence[t0:t1],
-                                                      tokenized.starts[t0:t1], spots[a:b], t0))
-        return offsets.tolist(), self.disambiguator.score(vocab, windows)
+            begin, end, window = self.disambiguator.windows(
+                tokenized.sentence[t0:t1], tokenized.starts[t0:t1], spots.start[a:b], t0)
+            begins.append(begin)
+            ends.append(end)
+            spot_window.append(window + windows)
+            windows += len(begin)
+        return offsets.tolist(), self.disambiguator.score(
+            vocab, spots, np.concatenate(begins), np.concatenate(ends),
+            np.concatenate(spot_window))
 
     def spots(self, text: str, confidence: float | None = None) -> list[Spot]:
         """The spots Spotlight's spotter keeps at this confidence, by offset."""
         confidence = self.confidence if confidence is None else confidence
         _check_settings(confidence, 0)
         _require_text(text)
-        return self._spots(text, confidence)[2]
+        return self._spots(text, confidence)[2].to_list()
 
     def candidates(self, text: str, confidence: float | None = None) -> list[SpotCandidates]:
         """Every spot with all its candidates that beat NIL, scored, best first; no
@@ -167,17 +171,29 @@ class StatisticalLinker:
         best = scores.starts
         passed = best[(scores.support[best] > support) & (scores.similarity[best] >= confidence)
                       & (scores.second[best] <= 1.0 - confidence * confidence)]
-        model, spots = self.model, scores.spots
-        chosen = [spots[s] for s in scores.spot_of[passed].tolist()]
-        docs = np.searchsorted(offsets, [s.start for s in chosen], side="right") - 1
-        for spot, d, entity, similarity, second, support_ in zip(
-                chosen, docs.tolist(), scores.entity[passed].tolist(),
-                scores.similarity[passed].tolist(), scores.second[passed].tolist(),
-                scores.support[passed].tolist(), strict=True):
-            out[d].append(Annotation(model.entity_uris[entity], spot.surface_form,
-                                     spot.start - offsets[d], similarity, second, support_,
-                                     model.entity_types(entity)))
+        spots = scores.spots
+        chosen = scores.spot_of[passed]
+        starts = spots.start[chosen]
+        docs = (np.searchsorted(offsets, starts, side="right") - 1).tolist()
+        entity = self._entity
+        for start, surface_form, d, e, similarity, second, support_ in zip(
+                starts.tolist(), spots.surface_forms(chosen), docs,
+                scores.entity[passed].tolist(), scores.similarity[passed].tolist(),
+                scores.second[passed].tolist(), scores.support[passed].tolist(), strict=True):
+            uri, types = entity(e)
+            out[d].append(Annotation(uri, surface_form, start - offsets[d], similarity, second,
+                                     support_, types))
         return out
+
+    def _entity(self, entity: int) -> tuple[str, tuple[str, ...]]:
+        """An entity's URI and types, cached."""
+        found = self._entities.get(entity)
+        if found is None:
+            if len(self._entities) >= _ENTITY_CACHE_LIMIT:
+                self._entities.clear()
+            found = self._entities[entity] = (self.model.entity_uris[entity],
+                                              self.model.entity_types(entity))
+        return found
 
     def close(self) -> None:
         """Nothing to release: the model's arrays are memory-mapped read-only."""

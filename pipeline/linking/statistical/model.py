@@ -191,6 +191,15 @@ class StatisticalModel:
             return 0.0
         return int(self.arrays["sf_annotated"][sf]) / total
 
+    def annotation_probabilities(self, sf: np.ndarray) -> np.ndarray:
+        """`annotation_probability` of many surface forms at once."""
+        total = self.arrays["sf_total"][sf].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = self.arrays["sf_annotated"][sf] / total
+        p[total == -1] = 1.0
+        p[total == 0] = 0.0
+        return p
+
     def lowercase_entry(self, lowercase: str) -> tuple[int, np.ndarray] | None:
         """(lowercase count, surface form ids) for a lowercased spot, or None."""
         index = _lookup(self.arrays["lower_hash"], stable_hash(lowercase))

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail.linking.statistical.tokenizer import Tokenizer, stable_hash
+from longtail.linking.statistical.scanning import stable_hashes
+from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer, stable_hash
 
 MIX = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
@@ -57,10 +58,23 @@ def contains_sorted(table: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     return table[pos] == values, pos
 
 
+def append(column: np.ndarray, values: np.ndarray, used: int) -> np.ndarray:
+    """`values` written after the first `used` entries of a column that grows by doubling
+    (so that appending n values in batches costs O(n), not O(n) per batch)."""
+    end = used + len(values)
+    if end > len(column):
+        grown = np.empty(max(end, 2 * len(column), 1024), dtype=column.dtype)
+        grown[:used] = column[:used]
+        column = grown
+    column[used:end] = values
+    return column
+
+
 class WordFeatures:
     """Per distinct token, cached in growing arrays: its key (0 where it can never be part of
-    a match), ACCEPT/PREFIX flags of the one-token sequence, and its row in a sorted
-    `vocabulary` of hashes (-1 if absent or a stop word; the linker's token ids)."""
+    a match), ACCEPT/PREFIX flags of the one-token sequence and its row in a sorted
+    `vocabulary` of hashes (-1 if absent or a stop word; the linker's token ids). Tokens are
+    looked up by their `TokenizedText.hashes`, once per distinct token of a text."""
 
     def __init__(self, spotter: Spotter, vocabulary: np.ndarray | None = None):
         self.spotter = spotter
@@ -68,28 +82,32 @@ class WordFeatures:
         self._reset()
 
     def _reset(self) -> None:
-        self.index: dict[str, int] = {}
+        self.index: dict[int, int] = {}
         self.keys = np.zeros(0, dtype=np.uint64)
         self.flags = np.zeros(0, dtype=np.uint8)
         self.vocab = np.zeros(0, dtype=np.int64)
 
-    def rows(self, tokens: list[str]) -> np.ndarray:
+    def rows(self, tokenized: TokenizedText) -> np.ndarray:
         """The cache row of each token, computing the missing ones in one batch."""
-        rows = np.fromiter(map(self.index.get, tokens, repeat(-1)), dtype=np.int64,
-                           count=len(tokens))
+        distinct, first, inverse = np.unique(tokenized.hashes, return_index=True,
+                                             return_inverse=True)
+        hashes = distinct.tolist()
+        rows = np.fromiter(map(self.index.get, hashes, repeat(-1)), dtype=np.int64,
+                           count=len(hashes))
         missing = np.flatnonzero(rows < 0)
         if len(missing):
             if len(self.index) + len(missing) > _WORD_CACHE_LIMIT:
                 self._reset()
-                missing = np.arange(len(tokens))
-            self._add(list(dict.fromkeys(tokens[i] for i in missing.tolist())))
-            index = self.index
-            rows[missing] = [index[tokens[i]] for i in missing.tolist()]
-        return rows
+                missing = np.arange(len(hashes))
+            text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
+            at = first[missing]
+            rows[missing] = self._add([hashes[i] for i in missing.tolist()], [
+                text[a:b] for a, b in zip(starts[at].tolist(), ends[at].tolist(), strict=True)])
+        return rows[inverse.ravel()]
 
-    def _add(self, words: list[str]) -> None:
+    def _add(self, hashes: list[int], words: list[str]) -> np.ndarray:
         spotter = self.spotter
-        keys = np.fromiter(map(spotter.word_key, words), dtype=np.uint64, count=len(words))
+        keys = spotter.word_keys(words)
         usable = keys != 0
         if self.vocabulary is not None:
             known, pos = contains_sorted(self.vocabulary, keys)
@@ -101,10 +119,12 @@ class WordFeatures:
         prefix, _ = contains_sorted(spotter.prefixes, keys)
         flags = ((accept & usable) * ACCEPT | (prefix & usable) * PREFIX).astype(np.uint8)
         first = len(self.index)
-        self.index.update(zip(words, range(first, first + len(words)), strict=True))
-        self.keys = np.concatenate([self.keys, keys])
-        self.flags = np.concatenate([self.flags, flags])
-        self.vocab = np.concatenate([self.vocab, vocab])
+        self.index.update(zip(hashes, range(first, first + len(words)), strict=True))
+        end = first + len(words)
+        self.keys, self.flags, self.vocab = (
+            append(column, values, first) for column, values in
+            ((self.keys, keys), (self.flags, flags), (self.vocab, vocab)))
+        return np.arange(first, end)
 
 
 class Spotter:
@@ -187,6 +207,14 @@ class Spotter:
             return 0
         return stable_hash(self.tokenizer.stem(token) if self.stemmed else token)
 
+    def word_keys(self, tokens: list[str]) -> np.ndarray:
+        """`word_key` of many tokens, as uint64."""
+        keys = stable_hashes(self.tokenizer.stems(tokens) if self.stemmed else tokens)
+        if self.break_on_stop_words:
+            stop = self.tokenizer.stop_words
+            keys[[i for i, t in enumerate(tokens) if t in stop]] = 0
+        return keys
+
     def match(self, keys: np.ndarray, flags: np.ndarray, sentence: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first token, end token exclusive, sequence hash) of every match, by length then start.
@@ -228,7 +256,7 @@ class Spotter:
     def find_all(self, text: str) -> Iterator[tuple[int, int, int]]:
         """(start, end, surface form index) of every occurrence, in code points, by start."""
         tokenized = self.tokenizer.tokenize(text)
-        rows = self.words.rows(tokenized.tokens)
+        rows = self.words.rows(tokenized)
         first, end, hashes = self.match(self.words.keys[rows], self.words.flags[rows],
                                         tokenized.sentence)
         if self.accept_ids is not None:

@@ -12,6 +12,10 @@
 4. Overlaps are resolved as `dropOverlappingSpots` does, literally, including its habit of
    removing the spot just before the winner, which may leave two overlapping spots.
 
+Every chunk, sub-chunk and spot of a text is handled at once as numpy arrays: spot scores are
+cached per spelling and the spellings not cached yet are looked up together; only runs of
+overlapping spots go through the sequential overlap rule.
+
 Deliberate differences: `’` in a spot is read as `'` for the lookup (Spotlight stores names
 with `'` but looks spots up verbatim, so it never finds them), and a spot's length is counted
 in code points rather than UTF-16 units.
@@ -21,21 +25,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import chain
+from itertools import repeat
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from longtail.linking.statistical.model import StatisticalModel
-from longtail.linking.statistical.tokenizer import TokenizedText
+from longtail.linking.statistical.model import StatisticalModel, expand_ranges
+from longtail.linking.statistical.spotter import MIX, append, contains_sorted
+from longtail.linking.statistical.scanning import STOP, classes, stable_hashes
+from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
 _NUMBER = re.compile(r"[0-9]+")
-_HAS_CAPITAL = re.compile(r"[A-Z]")
 CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 1_000_000
+_MIX = np.uint64(MIX)
 
 
 @dataclass(slots=True)
@@ -57,6 +63,43 @@ class Spot:
     nil_last: int
 
 
+@dataclass(slots=True)
+class Spots:
+    """The spots of a text as parallel arrays, by offset: the fields of `Spot`, with `kind`
+    an index into `TYPE_ORDER`."""
+
+    text: str
+    start: np.ndarray
+    end: np.ndarray
+    sf: np.ndarray
+    score: np.ndarray
+    kind: np.ndarray
+    nil_first: np.ndarray
+    nil_last: np.ndarray
+
+    @classmethod
+    def empty(cls, text: str) -> Spots:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(text, none, none, none, np.zeros(0), np.zeros(0, dtype=np.int8), none, none)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def surface_form(self, i: int) -> str:
+        return self.text[int(self.start[i]):int(self.end[i])]
+
+    def surface_forms(self, index: np.ndarray) -> list[str]:
+        text = self.text
+        return [text[a:b] for a, b in zip(self.start[index].tolist(), self.end[index].tolist(),
+                                          strict=True)]
+
+    def to_list(self) -> list[Spot]:
+        text = self.text
+        return [Spot(a, b, text[a:b], s, v, TYPE_ORDER[k], f, e) for a, b, s, v, k, f, e in zip(
+            self.start.tolist(), self.end.tolist(), self.sf.tolist(), self.score.tolist(),
+            self.kind.tolist(), self.nil_first.tolist(), self.nil_last.tolist(), strict=True)]
+
+
 def edit_distance_score(data: str, real: str) -> float:
     """Spotlight's case-adaptation score between a stored form and the text's spelling."""
     if real == data:
@@ -72,15 +115,17 @@ class SpotSelector:
     def __init__(self, model: StatisticalModel):
         self.model = model
         self.weights = tuple(float(w) for w in model.header["spot_weights"])
-        self._scores: dict[str, tuple[int, float]] = {}
+        self._slots: dict[int, int] = {}  # span key -> row of _sf and _score
+        self._sf = np.zeros(1, dtype=np.int64)  # rows past len(_slots) are spare room
+        self._score = np.zeros(1)
 
     def ranked_lowercase(self, spot: str) -> list[tuple[int, float]]:
         """(surface form, score) candidates for a spelling that is not itself a known form,
         best first (ties by id)."""
         entry = self.model.lowercase_entry(spot.lower())
-        if entry is None:
-            return []
-        lowercase_count, ids = entry
+        return [] if entry is None else self._rank(spot, *entry)
+
+    def _rank(self, spot: str, lowercase_count: int, ids: np.ndarray) -> list[tuple[int, float]]:
         ranked = []
         for sf in ids.tolist():
             total = int(self.model.sf_total[sf])
@@ -94,146 +139,236 @@ class SpotSelector:
 
     def spot_score(self, spot: str) -> tuple[int, float]:
         """(surface form id or -1, spot score) for a spelling, as `DBSpotter.spotScore`."""
-        found = self._scores.get(spot)
-        if found is not None:
-            return found
-        lookup = spot.replace("’", "'") if "’" in spot else spot
-        sf = self.model.surface_form_id(lookup)
-        if sf >= 0:
-            p = self.model.annotation_probability(sf)
-        else:
-            ranked = self.ranked_lowercase(lookup)
-            sf, p = ranked[0] if ranked else (-1, 0.0)
-        if sf < 0:
-            found = (-1, 0.0)
-        else:
+        sf, score = self._compute([spot])
+        return int(sf[0]), float(score[0])
+
+    def _compute(self, spellings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """`spot_score` of many spellings: (surface form ids, scores)."""
+        model = self.model
+        lookups = [s.replace("’", "'") if "’" in s else s for s in spellings]
+        known, sf = contains_sorted(model.sf_hash, stable_hashes(lookups))
+        sf = np.where(known, sf, -1)
+        p = np.zeros(len(lookups))
+        p[known] = model.annotation_probabilities(sf[known])
+        unknown = np.flatnonzero(~known)
+        if len(unknown):
+            lowered = [lookups[i].lower() for i in unknown.tolist()]
+            listed, pos = contains_sorted(model.lower_hash, stable_hashes(lowered))
+            offsets = model.lower_offsets
+            for i, j in zip(unknown[listed].tolist(), pos[listed].tolist(), strict=True):
+                ids = model.lower_sf[int(offsets[j]):int(offsets[j + 1])]
+                ranked = self._rank(lookups[i], int(model.lower_count[j]), ids)
+                if ranked:
+                    sf[i], p[i] = ranked[0]
+        w = self.weights
+        score = np.zeros(len(spellings))
+        found = np.flatnonzero(sf >= 0)
+        for i, probability in zip(found.tolist(), p[found].tolist(), strict=True):
+            spot = spellings[i]
             number = _NUMBER.fullmatch(spot) is not None
             abbreviation = spot.upper() == spot and len(spot) < 5 and not number
-            w = self.weights
-            found = (sf, w[0] * p + w[1] * abbreviation + w[2] * number + w[3])
-        if len(self._scores) >= _CACHE_LIMIT:
-            self._scores.clear()
-        self._scores[spot] = found
-        return found
+            score[i] = w[0] * probability + w[1] * abbreviation + w[2] * number + w[3]
+        return sf, score
+
+    def span_scores(self, tokenized: TokenizedText, gaps: np.ndarray, first: np.ndarray,
+                    last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`spot_score` of the spellings `text[starts[first]:ends[last]]`, cached by a 64-bit
+        key of their tokens and the gaps between them (see `span_keys`); only spellings not
+        cached are built as strings and looked up."""
+        keys = span_keys(tokenized.hashes, gaps, first, last)
+        slots = np.fromiter(map(self._slots.get, keys.tolist(), repeat(-1)), dtype=np.int64,
+                            count=len(keys))
+        hit = slots >= 0
+        slots[~hit] = 0
+        sf = np.where(hit, self._sf[slots], -1)
+        score = np.where(hit, self._score[slots], 0.0)
+        missing = np.flatnonzero(~hit)
+        if len(missing):
+            new_keys, at, inverse = np.unique(keys[missing], return_index=True,
+                                              return_inverse=True)
+            text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
+            which = missing[at]
+            new_sf, new_score = self._compute([text[a:b] for a, b in zip(
+                starts[first[which]].tolist(), ends[last[which]].tolist(), strict=True)])
+            sf[missing], score[missing] = new_sf[inverse.ravel()], new_score[inverse.ravel()]
+            self._store(new_keys, new_sf, new_score)
+        return sf, score
+
+    def _store(self, keys: np.ndarray, sf: np.ndarray, score: np.ndarray) -> None:
+        if len(self._slots) + len(keys) > _CACHE_LIMIT:
+            self._slots.clear()
+        first = len(self._slots)
+        self._slots.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
+        self._sf = append(self._sf, sf, first)
+        self._score = append(self._score, score, first)
 
     def select(self, tokenized: TokenizedText, dictionary_first: np.ndarray,
-               dictionary_end: np.ndarray, confidence: float) -> list[Spot]:
+               dictionary_end: np.ndarray, confidence: float) -> Spots:
         """Spots of a text, by offset, from the FSA matches (token ranges) and capitals."""
         capitals = capital_sequences(tokenized)
         first = np.concatenate([dictionary_first, capitals[0]]).astype(np.int64)
         last = np.concatenate([dictionary_end, capitals[1]]).astype(np.int64) - 1
         kind = np.concatenate([np.ones(len(dictionary_first), dtype=np.int8),
                                np.zeros(len(capitals[0]), dtype=np.int8)])
+        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
         if len(first) == 0:
-            return []
+            return Spots.empty(text)
         order = np.lexsort((kind, -last, first))  # OpenNLP's Span order; same span: capitals
         first, last, kind = first[order], last[order], kind[order]
         unique = np.concatenate(([True], (first[1:] != first[:-1]) | (last[1:] != last[:-1])))
         first, last, kind = first[unique], last[unique], kind[unique]
         threshold = max(MIN_CONFIDENCE, confidence)
-        text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
-        spellings = [text[a:b] for a, b in zip(starts[first].tolist(), ends[last].tolist(),
-                                               strict=True)]
-        whole = list(map(self._scores.get, spellings))  # cached scores, without a call each
-        for i in [i for i, w in enumerate(whole) if w is None]:
-            whole[i] = self.spot_score(spellings[i])
-        sf_list, value_list = zip(*whole, strict=True)
-        sf = np.array(sf_list, dtype=np.int64)
-        value = np.array(value_list, dtype=np.float64)
+        gaps = gap_keys(tokenized)
+        sf, value = self.span_scores(tokenized, gaps, first, last)
         start, end = first.copy(), last.copy()
         retry = np.flatnonzero(((sf < 0) | (value < threshold)) & (last > first))
         if len(retry):
-            tried: dict[tuple[int, int], tuple[int, float]] = {}
-            for c in retry.tolist():
-                start[c], end[c], sf[c], value[c] = self._sub_chunk(
-                    text, starts, ends, int(first[c]), int(last[c]), threshold, tried)
+            start[retry], end[retry], sf[retry], value[retry] = self._sub_chunks(
+                tokenized, gaps, first[retry], last[retry], threshold)
         keep = np.flatnonzero((sf >= 0) & (value >= threshold))
         a, b = starts[start[keep]], ends[end[keep]]
         _, firsts = np.unique(a * (len(text) + 1) + b, return_index=True)
         keep = keep[np.sort(firsts)]
-        spots = [Spot(x, y, text[x:y], s_, v, TYPE_ORDER[k], st, lt) for x, y, s_, v, k, st, lt
-                 in zip(starts[start[keep]].tolist(), ends[end[keep]].tolist(),
-                        sf[keep].tolist(), value[keep].tolist(), kind[keep].tolist(),
-                        start[keep].tolist(), last[keep].tolist(), strict=True)]
-        return drop_overlapping_spots(spots)
+        a, b = starts[start[keep]], ends[end[keep]]
+        by_offset = np.lexsort((b - a, a))
+        keep, a, b = keep[by_offset], a[by_offset], b[by_offset]
+        kept = drop_overlapping(a, b, value[keep], kind[keep])
+        keep, a, b = keep[kept], a[kept], b[kept]
+        return Spots(text, a, b, sf[keep], value[keep], kind[keep], start[keep], last[keep])
 
-    def _sub_chunk(self, text: str, starts: np.ndarray, ends: np.ndarray, first: int,
-                   last: int, threshold: float, tried: dict[tuple[int, int], tuple[int, float]]
-                   ) -> tuple[int, int, int, float]:
-        """The first sub-chunk in Spotlight's order that passes: (start, end, sf, score)."""
-        for start, end in chain(((s, last) for s in range(first + 1, last + 1)),
-                                ((first, e) for e in range(last - 1, first - 1, -1))):
-            result = tried.get((start, end))
-            if result is None:
-                result = tried[(start, end)] = self.spot_score(
-                    text[int(starts[start]):int(ends[end])])
-            if result[0] >= 0 and result[1] >= threshold:
-                return start, end, result[0], result[1]
-        return first, last, -1, 0.0
+    def _sub_chunks(self, tokenized: TokenizedText, gaps: np.ndarray,
+                    first: np.ndarray, last: np.ndarray, threshold: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each chunk, the first sub-chunk in Spotlight's order that passes: (start, end,
+        sf, score); a chunk without one gets (first, last, -1, 0.0)."""
+        n = last - first
+        tries = expand_ranges(np.zeros(len(n), dtype=np.int64), 2 * n)  # position in order
+        chunk = np.repeat(np.arange(len(n)), 2 * n)
+        left = tries < n[chunk]  # dropping tokens from the left, then from the right
+        sub_start = np.where(left, first[chunk] + 1 + tries, first[chunk])
+        sub_end = np.where(left, last[chunk], last[chunk] - 1 - (tries - n[chunk]))
+        sf, value = self.span_scores(tokenized, gaps, sub_start, sub_end)
+        passing = np.flatnonzero((sf >= 0) & (value >= threshold))
+        winners, at = np.unique(chunk[passing], return_index=True)
+        best = passing[at]
+        out_start, out_end = first.copy(), last.copy()
+        out_sf, out_value = np.full(len(n), -1, dtype=np.int64), np.zeros(len(n))
+        out_start[winners], out_end[winners] = sub_start[best], sub_end[best]
+        out_sf[winners], out_value[winners] = sf[best], value[best]
+        return out_start, out_end, out_sf, out_value
+
+
+_EMPTY_GAP, _SPACE_GAP = stable_hash(""), stable_hash(" ")
+
+
+def gap_keys(tokenized: TokenizedText) -> np.ndarray:
+    """Per token, the `stable_hash` of the text between it and the next token."""
+    starts, ends, text = tokenized.starts, tokenized.ends, tokenized.text
+    keys = np.full(len(starts), _EMPTY_GAP, dtype=np.uint64)
+    if len(starts) < 2:
+        return keys
+    width = starts[1:] - ends[:-1]
+    keys[:-1][width == 1] = _SPACE_GAP
+    other = np.flatnonzero(width > 0)
+    if len(other):
+        other = other[(width[other] > 1) | (tokenized.points[ends[other]] != 32)]
+        keys[other] = stable_hashes([text[a:b] for a, b in zip(
+            ends[other].tolist(), starts[other + 1].tolist(), strict=True)])
+    return keys
+
+
+def span_keys(hashes: np.ndarray, gaps: np.ndarray, first: np.ndarray,
+              last: np.ndarray) -> np.ndarray:
+    """A 64-bit key of each token span `first..last` (inclusive): the sequence hash of its
+    token hashes interleaved with its gap keys, so equal keys mean equal spellings
+    (up to 64-bit collisions, as in `Spotter`)."""
+    keys = hashes[first].copy()
+    alive = np.flatnonzero(last > first)
+    at = first[alive]
+    while len(alive):
+        keys[alive] = (keys[alive] * _MIX + gaps[at]) * _MIX + hashes[at + 1]
+        at = at + 1
+        more = at < last[alive]
+        alive, at = alive[more], at[more]
+    return keys
 
 
 def capital_sequences(tokenized: TokenizedText) -> tuple[np.ndarray, np.ndarray]:
     """(first tokens, end tokens exclusive) of the capitalised runs, per Spotlight's
-    `RegexNameFinder` over each sentence's tokens joined by single spaces."""
-    tokens, n = tokenized.tokens, len(tokenized.tokens)
+    `RegexNameFinder`: the matches of `CAPITAL_SEQUENCE` over each sentence's tokens joined by
+    single spaces (a sentence's last token followed by ";") that start and end at token bounds.
+
+    The regular expression is not run; its scan is followed token by token. A match that
+    reaches the end of a token with no character of ` ,!?.:;` after its last capital goes on
+    into the next token if that starts with a capital, so such a token can start no match of
+    its own; a match from the start of token t continues to t + 1 when t is a capital with no
+    such character after its first and is not the last of its sentence; it ends at a token
+    bound unless its last token holds such a character (then it stops inside it).
+    """
+    n = len(tokenized)
     none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    if n == 0 or not _HAS_CAPITAL.search(tokenized.text):
+    if n == 0:
         return none
-    sentence_last = np.flatnonzero(tokenized.sentence[1:] != tokenized.sentence[:-1])
-    if len(sentence_last):  # ";" after a sentence's last token: the pattern cannot cross it
-        tokens = list(tokens)
-        for i in sentence_last.tolist():
-            tokens[i] += ";"
-    joined = " ".join(tokens)
-    matches = [m.span() for m in CAPITAL_SEQUENCE.finditer(joined)]
-    if not matches:
+    points, starts, ends = tokenized.points, tokenized.starts, tokenized.ends
+    capital = (points >= 65) & (points <= 90)
+    if not capital.any():
         return none
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-    token_start = np.zeros(n, dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=token_start[1:])
-    token_end = token_start + lengths
-    token_end[sentence_last] -= 1
-    spans = np.array(matches, dtype=np.int64)
-    first = np.minimum(np.searchsorted(token_start, spans[:, 0]), n - 1)
-    ok_start = token_start[first] == spans[:, 0]
-    by_end = np.minimum(np.searchsorted(token_end, spans[:, 1]), n - 1)
-    ends_token = token_end[by_end] == spans[:, 1]
-    by_next = np.minimum(np.searchsorted(token_start, spans[:, 1]), n - 1)
-    ends_space = token_start[by_next] == spans[:, 1]
-    end = np.where(ends_token, by_end + 1, by_next)
-    ok = ok_start & (ends_token | ends_space) & (end > first)
-    return first[ok], end[ok]
+    stop = classes(points) & STOP > 0
+    positions = np.arange(len(points))
+    last_stop = np.maximum.accumulate(np.where(stop, positions, -1))[ends - 1]
+    last_capital = np.maximum.accumulate(np.where(capital, positions, -1))[ends - 1]
+    stops = np.concatenate(([0], np.cumsum(stop)))
+    inner_stop = stops[ends] > stops[starts + 1]  # a stop character after the first
+    sentence_last = np.append(tokenized.sentence[1:] != tokenized.sentence[:-1], False)
+    leads = capital[starts]
+    carries = (last_capital >= starts) & (last_capital > last_stop) & ~sentence_last
+    begins = leads.copy()
+    begins[1:] &= ~carries[:-1]
+    links = np.append(leads[:-1] & ~inner_stop[:-1] & ~sentence_last[:-1] & leads[1:], False)
+    first = np.flatnonzero(begins)
+    unlinked = np.flatnonzero(~links)
+    last = unlinked[np.searchsorted(unlinked, first)]
+    ok = ~inner_stop[last]
+    return first[ok], last[ok] + 1
 
 
-def _intersects(a: Spot, b: Spot) -> bool:
-    return a.start < b.end and b.start < a.end
-
-
-def drop_overlapping_spots(spots: list[Spot]) -> list[Spot]:
-    """`DBSpotter.dropOverlappingSpots`: sort by (offset, length), then resolve each spot
-    against the last kept one by length, score (within a factor of 2) and spot type."""
-    ordered = sorted(spots, key=lambda s: (s.start, len(s.surface_form)))
-    removed: set[int] = set()
-    last: Spot | None = None
-    for i, spot in enumerate(ordered):
-        if last is None or not _intersects(last, spot):
-            last = spot
+def drop_overlapping(start: np.ndarray, end: np.ndarray, score: np.ndarray,
+                     kind: np.ndarray) -> np.ndarray:
+    """`DBSpotter.dropOverlappingSpots` over spots sorted by (offset, length): each spot is
+    resolved against the last kept one by length, score (within a factor of 2) and spot type.
+    Returns the indices kept. A spot that overlaps no earlier spot is kept without a look."""
+    n = len(start)
+    reach = np.empty(n, dtype=np.int64)  # the furthest end of any earlier spot
+    if n:
+        reach[0] = -1
+        np.maximum.accumulate(end[:-1], out=reach[1:])
+    overlapping = start < reach
+    if not overlapping.any():
+        return np.arange(n)
+    removed = np.zeros(n, dtype=bool)
+    starts, ends = start.tolist(), end.tolist()
+    scores, kinds = score.tolist(), kind.tolist()
+    for i in np.flatnonzero(overlapping).tolist():
+        if not overlapping[i - 1]:  # a run of overlapping spots starts at i - 1
+            last = i - 1
+        if not (starts[last] < ends[i] and starts[i] < ends[last]):
+            last = i
             continue
-        better_type = TYPE_ORDER.index(spot.kind) < TYPE_ORDER.index(last.kind)
-        longer = len(spot.surface_form) > len(last.surface_form)
-        if longer and spot.score > last.score / 2.0:
-            removed.add(i - 1)
-            last = spot
-        elif not longer and not spot.score > last.score * 2.0:
-            removed.add(i)
-        elif spot.score == last.score and better_type:
-            removed.add(i - 1)
-            last = spot
-        elif spot.score == last.score:
-            removed.add(i)
-        elif spot.score > last.score:
-            removed.add(i - 1)
-            last = spot
+        better_type = kinds[i] < kinds[last]
+        longer = ends[i] - starts[i] > ends[last] - starts[last]
+        if longer and scores[i] > scores[last] / 2.0:
+            removed[i - 1] = True
+            last = i
+        elif not longer and not scores[i] > scores[last] * 2.0:
+            removed[i] = True
+        elif scores[i] == scores[last] and better_type:
+            removed[i - 1] = True
+            last = i
+        elif scores[i] == scores[last]:
+            removed[i] = True
+        elif scores[i] > scores[last]:
+            removed[i - 1] = True
+            last = i
         else:
-            removed.add(i)
-    return [s for i, s in enumerate(ordered) if i not in removed]
+            removed[i] = True
+    return np.flatnonzero(~removed)

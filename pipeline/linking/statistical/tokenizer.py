@@ -21,29 +21,19 @@ implementation when that is installed (it is a dependency; pure Python is 100x s
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import snowballstemmer
+
+from longtail.linking.statistical.scanning import TokenizedText, scan
+from longtail.linking.statistical.scanning import stable_hash as stable_hash  # re-exported
 
 TOKEN_SPLIT = re.compile(r"(\w+(?:[.'’]\w+)*|[^\w\s])")
 _POSSESSIVE = re.compile(r"[’']s")
-_TERMINATOR = re.compile(r"[.!?]")
-_LINE_BREAK = re.compile(r"[\r\n]")
-_CLOSERS = frozenset("\"'’”»)]}")
 _CACHE_LIMIT = 1_000_000
-
-
-def stable_hash(text: str) -> int:
-    """A 64-bit hash of a string that is the same in every process and run (never 0)."""
-    value = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
-                                           digest_size=8).digest(), "little")
-    return value or 1
 
 
 def default_stop_words() -> frozenset[str]:
@@ -63,25 +53,6 @@ def write_stop_words(path: str | Path, words: Iterable[str]) -> None:
     Path(path).write_text("".join(f"{w}\n" for w in sorted(set(words))), encoding="utf-8")
 
 
-@dataclass(slots=True)
-class TokenizedText:
-    """Tokens of one text: `tokens[i]` is `text[starts[i]:ends[i]]` except for the possessive
-    rewrite (`'s` tokenizes as `s`); `sentence[i]` numbers the sentence of token i."""
-
-    text: str
-    tokens: list[str]
-    starts: np.ndarray
-    ends: np.ndarray
-    sentence: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    @property
-    def sentence_count(self) -> int:
-        return int(self.sentence[-1]) + 1 if len(self.tokens) else 0
-
-
 class Tokenizer:
     """Spotlight's English tokenizer, Snowball stemmer and stop words, with a stem cache.
 
@@ -95,14 +66,9 @@ class Tokenizer:
         self._stop_stems: frozenset[str] | None = None
 
     def tokenize(self, text: str) -> TokenizedText:
-        normalized = _POSSESSIVE.sub(" s", text) if "s" in text else text
-        pieces = TOKEN_SPLIT.split(normalized)
-        tokens = pieces[1::2]
-        bounds = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)))
-        starts = bounds[0:-1:2]
-        ends = bounds[1::2]
-        return TokenizedText(text, tokens, starts, ends,
-                             _sentences(normalized, tokens, starts, ends))
+        """Tokens and sentences of a text, found with numpy over its code points; the same
+        tokens as `split`."""
+        return scan(text)
 
     def stem(self, token: str) -> str:
         """Lowercase, then Snowball English (Porter2), as Spotlight's `SnowballStemmer` does."""
@@ -113,6 +79,10 @@ class Tokenizer:
             stem = self._stemmer.stemWord(token.lower())
             self._stems[token] = stem
         return stem
+
+    def stems(self, tokens: list[str]) -> list[str]:
+        """`stem` of many tokens in one call of the stemmer, without the cache."""
+        return self._stemmer.stemWords([t.lower() for t in tokens])
 
     def is_stop_word(self, token: str) -> bool:
         """Case-sensitive, as Spotlight's tokenizer checks (`The` is not a stop word, `the` is)."""
@@ -137,36 +107,6 @@ class Tokenizer:
 
     def count_context_stems(self, text: str) -> Counter[str]:
         return Counter(self.context_stems(text))
-
-
-def _sentences(text: str, tokens: list[str], starts: np.ndarray,
-               ends: np.ndarray) -> np.ndarray:
-    """Sentence number of each token (rules in the module docstring)."""
-    n = len(tokens)
-    if n == 0:
-        return np.zeros(0, dtype=np.int32)
-    glued = np.append(ends[:-1] == starts[1:], False)  # no space between token i and i + 1
-    ends_sentence = np.zeros(n, dtype=bool)
-    breaks = np.array([m.start() for m in _LINE_BREAK.finditer(text)], dtype=np.int64)
-    if len(breaks):
-        before = np.searchsorted(starts, breaks) - 1
-        ends_sentence[before[before >= 0]] = True
-    marks = np.array([m.start() for m in _TERMINATOR.finditer(text)], dtype=np.int64)
-    if len(marks):
-        at = np.minimum(np.searchsorted(starts, marks), n - 1)
-        at = at[(starts[at] == marks) & (ends[at] == marks + 1)]
-        for i in at.tolist():
-            j = i
-            while j + 1 < n and glued[j] and tokens[j + 1] in _CLOSERS:
-                j += 1
-            if j + 1 >= n or glued[j]:
-                continue
-            if tokens[i] == "." and tokens[j + 1][:1].islower():
-                continue
-            ends_sentence[j] = True
-    sentence = np.zeros(n, dtype=np.int32)
-    np.cumsum(ends_sentence[:-1], out=sentence[1:])
-    return sentence
 
 
 def normalize_surface_form(name: str) -> str:

@@ -8,8 +8,11 @@
 Files may be plain, `.bz2` or `.gz`. Readers give URIs in `canonical_uri` form (bare titles,
 `http://dbpedia.org/resource/X` and `http://en.wikipedia.org/wiki/X` all become the DBpedia
 URI). In sfAndTotalCounts a missing third column reads as -1 ("unknown", as Spotlight treats
-it) and a linked count of -1 marks a lowercase-only line. A malformed line is skipped and
-counted in `ReadStats` with its reason; it never stops the read.
+it) and a linked count of -1 marks a lowercase-only line. Names may hold tabs: the count
+columns are read from the right. A malformed line, and a line with a negative count (other
+than those -1s) or an absurd one (above `MAX_COUNT`, more than all of Wikipedia's links), is
+skipped and counted in `ReadStats` with its reason; it never stops the read. Lines are read one
+at a time, however long.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ TOKEN_COUNTS = "tokenCounts"
 WIKIPEDIA_PAGE = "http://en.wikipedia.org/wiki/"
 _SUFFIXES = ("", ".bz2", ".gz", ".tsv", ".tsv.bz2", ".tsv.gz")
 _TOKEN_PAIR = re.compile(r"\(([^()]*),(-?\d+)\)")
+MAX_COUNT = 10**12
+_LONG_NUMBER = re.compile(r"\d{13}")  # more digits than MAX_COUNT has
 _LONE_SURROGATE = re.compile("[\udc80-\udcff]")
 _MAX_EXAMPLES = 5
 
@@ -119,16 +124,27 @@ def _count(text: str) -> int | None:
         return None
 
 
+def _count_problem(*counts: int, floor: int = 0) -> str | None:
+    """The reason to skip a line with these counts, or None when they are usable."""
+    if any(c < floor for c in counts):
+        return "negative_count"
+    if any(c > MAX_COUNT for c in counts):
+        return "absurd_count"
+    return None
+
+
 def read_uri_counts(path: str | Path, stats: ReadStats | None = None) -> Iterator[UriCount]:
     stats = stats if stats is not None else ReadStats()
     for line_no, line in _lines(path, stats):
-        fields = line.split("\t")
+        fields = line.rsplit("\t", 1)
         if len(fields) != 2:
             stats.skip(line_no, "wrong_field_count", line)
         elif not fields[0].strip():
             stats.skip(line_no, "empty_uri", line)
         elif (count := _count(fields[1])) is None:
             stats.skip(line_no, "bad_count", line)
+        elif problem := _count_problem(count):
+            stats.skip(line_no, problem, line)
         else:
             yield UriCount(canonical_uri(fields[0]), count)
 
@@ -136,7 +152,7 @@ def read_uri_counts(path: str | Path, stats: ReadStats | None = None) -> Iterato
 def read_pair_counts(path: str | Path, stats: ReadStats | None = None) -> Iterator[PairCount]:
     stats = stats if stats is not None else ReadStats()
     for line_no, line in _lines(path, stats):
-        fields = line.split("\t")
+        fields = line.rsplit("\t", 2)
         if len(fields) != 3:
             stats.skip(line_no, "wrong_field_count", line)
         elif not fields[0].strip():
@@ -145,6 +161,8 @@ def read_pair_counts(path: str | Path, stats: ReadStats | None = None) -> Iterat
             stats.skip(line_no, "empty_uri", line)
         elif (count := _count(fields[2])) is None:
             stats.skip(line_no, "bad_count", line)
+        elif problem := _count_problem(count):
+            stats.skip(line_no, problem, line)
         else:
             yield PairCount(fields[0], canonical_uri(fields[1]), count)
 
@@ -153,7 +171,9 @@ def read_sf_and_total_counts(path: str | Path,
                              stats: ReadStats | None = None) -> Iterator[SurfaceFormCount]:
     stats = stats if stats is not None else ReadStats()
     for line_no, line in _lines(path, stats):
-        fields = line.split("\t")
+        fields = line.rsplit("\t", 2)
+        if len(fields) == 3 and _count(fields[1]) is None and _count(fields[2]) is not None:
+            fields = line.rsplit("\t", 1)  # a name with a tab, and no total
         if len(fields) not in (2, 3):
             stats.skip(line_no, "wrong_field_count", line)
             continue
@@ -161,8 +181,10 @@ def read_sf_and_total_counts(path: str | Path,
         total = _count(fields[2]) if len(fields) == 3 else -1
         if not fields[0].strip():
             stats.skip(line_no, "empty_surface_form", line)
-        elif linked is None or total is None or linked < -1 or total < -1:
+        elif linked is None or total is None:
             stats.skip(line_no, "bad_count", line)
+        elif problem := _count_problem(linked, total, floor=-1):
+            stats.skip(line_no, problem, line)
         else:
             yield SurfaceFormCount(fields[0], linked, total)
 
@@ -183,13 +205,16 @@ def parse_context_vector(text: str) -> list[tuple[str, int]] | None:
 def read_token_counts(path: str | Path, stats: ReadStats | None = None) -> Iterator[TokenCounts]:
     stats = stats if stats is not None else ReadStats()
     for line_no, line in _lines(path, stats):
-        fields = line.split("\t")
+        fields = line.rsplit("\t", 1)
         if len(fields) != 2:
             stats.skip(line_no, "wrong_field_count", line)
         elif not fields[0].strip():
             stats.skip(line_no, "empty_uri", line)
         elif (tokens := parse_context_vector(fields[1])) is None:
             stats.skip(line_no, "not_a_context_vector", line)
+        elif (",-" in fields[1] or _LONG_NUMBER.search(fields[1])) and (
+                problem := _count_problem(*(c for _, c in tokens))):
+            stats.skip(line_no, problem, line)
         else:
             yield TokenCounts(canonical_uri(fields[0]), tokens)
 
