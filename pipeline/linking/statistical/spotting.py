@@ -31,8 +31,8 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
-from longtail.linking.statistical.spotter import MIX, append, contains_sorted
 from longtail.linking.statistical.scanning import STOP, classes, stable_hashes
+from longtail.linking.statistical.spotter import MIX, append, contains_sorted
 from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
