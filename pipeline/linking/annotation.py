@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote
 
+# DBpedia Spotlight's defaults for `confidence` and `support`, which every linker, the server
+# and the stage flags share.
+SPOTLIGHT_CONFIDENCE = 0.5
+SPOTLIGHT_SUPPORT = 0
+
 DBPEDIA_RESOURCE = "http://dbpedia.org/resource/"
 _WIKIPEDIA_PREFIXES = (
     "http://en.wikipedia.org/wiki/",

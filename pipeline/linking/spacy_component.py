@@ -18,7 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from longtail.linking.annotation import Annotation, Linker
+from longtail.linking.annotation import SPOTLIGHT_CONFIDENCE, SPOTLIGHT_SUPPORT, Annotation, Linker
 from longtail.linking.spec import LinkerSpec
 
 LABEL = "DBPEDIA_ENT"
@@ -72,8 +72,8 @@ class LongtailLinker:
     default_config={
         "model": None,
         "spotlight": None,
-        "confidence": 0.5,
-        "support": 0,
+        "confidence": SPOTLIGHT_CONFIDENCE,
+        "support": SPOTLIGHT_SUPPORT,
         "span_group": "dbpedia_spotlight",
         "overwrite_ents": True,
     },

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from longtail.errors import UsageError
-from longtail.linking.annotation import Linker
+from longtail.linking.annotation import SPOTLIGHT_CONFIDENCE, SPOTLIGHT_SUPPORT, Linker
 from longtail.storage import Storage, is_remote
 
 KANDPAL_CONFIDENCE = 0.4
@@ -54,8 +54,8 @@ class LinkerSpec:
 
     model: str | None = None
     spotlight: tuple[str, ...] = ()
-    confidence: float = 0.5
-    support: int = 0
+    confidence: float = SPOTLIGHT_CONFIDENCE
+    support: int = SPOTLIGHT_SUPPORT
     max_in_flight: int = 5
     timeout: float = 60.0
 

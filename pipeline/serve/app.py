@@ -29,7 +29,9 @@ from longtail.linking.annotation import LinkError
 from longtail.linking.statistical import StatisticalLinker, StatisticalModel
 from longtail.serve import api
 from longtail.serve.parameters import (
+    DEFAULT_CONFIDENCE,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_SUPPORT,
     DEFAULT_THREADS,
     BadRequest,
     form_fields,
@@ -97,7 +99,8 @@ class SpotlightApp:
             "endpoints": [f"/rest/{name}" for name in api.OPERATIONS],
             "threads": self.threads,
             "max_body_bytes": self.max_body_bytes,
-            "defaults": {"confidence": 0.5, "support": 0, "policy": "whitelist"},
+            "defaults": {"confidence": DEFAULT_CONFIDENCE, "support": DEFAULT_SUPPORT,
+                         "policy": "whitelist"},
             "sparql": "accepted and echoed, not evaluated",
             "uptime_seconds": round(time.time() - self.started, 1),
         }

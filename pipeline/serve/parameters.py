@@ -17,8 +17,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qsl
 
-DEFAULT_CONFIDENCE = 0.5
-DEFAULT_SUPPORT = 0
+from longtail.linking.annotation import SPOTLIGHT_CONFIDENCE, SPOTLIGHT_SUPPORT
+
+DEFAULT_CONFIDENCE = SPOTLIGHT_CONFIDENCE
+DEFAULT_SUPPORT = SPOTLIGHT_SUPPORT
 DEFAULT_MAX_BODY_BYTES = 2_000_000  # Spotlight's (Grizzly's) POST limit
 DEFAULT_THREADS = 2  # linkers per server process
 MAX_FIELDS = 100

@@ -24,7 +24,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from longtail.errors import UsageError
-from longtail.linking.annotation import Annotation, LinkError, LinkResult
+from longtail.linking.annotation import (
+    SPOTLIGHT_CONFIDENCE,
+    SPOTLIGHT_SUPPORT,
+    Annotation,
+    LinkError,
+    LinkResult,
+)
 from longtail.linking.chunking import split_for_request, split_in_half
 from longtail.linking.spotlight.endpoints import EndpointPool, rest_base_url
 from longtail.linking.spotlight.wire import CandidateSpot, parse_annotate, parse_candidates_json
@@ -57,8 +63,8 @@ class SpotlightClient:
     def __init__(
         self,
         endpoints: Sequence[str],
-        confidence: float = 0.5,
-        support: int = 0,
+        confidence: float = SPOTLIGHT_CONFIDENCE,
+        support: int = SPOTLIGHT_SUPPORT,
         types: str = "",
         sparql: str = "",
         policy: str = "whitelist",

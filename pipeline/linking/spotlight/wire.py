@@ -19,7 +19,14 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
-from longtail.linking.annotation import DBPEDIA_RESOURCE, Annotation, LinkError, canonical_uri
+from longtail.linking.annotation import (
+    DBPEDIA_RESOURCE,
+    SPOTLIGHT_CONFIDENCE,
+    SPOTLIGHT_SUPPORT,
+    Annotation,
+    LinkError,
+    canonical_uri,
+)
 
 # Spotlight 1.x serializes with Gson, which escapes these characters inside strings.
 _GSON_ESCAPES = str.maketrans({
@@ -163,8 +170,8 @@ def _annotations(items: list[dict], text: str | None, prefix: str) -> list[Annot
 def render_annotate_json(
     text: str,
     annotations: Sequence[Annotation],
-    confidence: float = 0.5,
-    support: int = 0,
+    confidence: float = SPOTLIGHT_CONFIDENCE,
+    support: int = SPOTLIGHT_SUPPORT,
     types: str = "",
     sparql: str = "",
     policy: str = "whitelist",
@@ -190,8 +197,8 @@ def render_annotate_json(
 def render_annotate_xml(
     text: str,
     annotations: Sequence[Annotation],
-    confidence: float = 0.5,
-    support: int = 0,
+    confidence: float = SPOTLIGHT_CONFIDENCE,
+    support: int = SPOTLIGHT_SUPPORT,
     types: str = "",
     sparql: str = "",
     policy: str = "whitelist",

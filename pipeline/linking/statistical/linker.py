@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from longtail.errors import UsageError
-from longtail.linking.annotation import Annotation, LinkError, LinkResult
+from longtail.linking.annotation import (
+    SPOTLIGHT_CONFIDENCE,
+    SPOTLIGHT_SUPPORT,
+    Annotation,
+    LinkError,
+    LinkResult,
+)
 from longtail.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
 from longtail.linking.statistical.model import StatisticalModel
 from longtail.linking.statistical.spotter import Spotter, WordFeatures
@@ -47,7 +53,8 @@ class StatisticalLinker:
     with all its scored candidates (for a `/rest/candidates` endpoint); `spots` gives the spots.
     """
 
-    def __init__(self, model: StatisticalModel, confidence: float = 0.5, support: int = 0):
+    def __init__(self, model: StatisticalModel, confidence: float = SPOTLIGHT_CONFIDENCE,
+                 support: int = SPOTLIGHT_SUPPORT):
         _check_settings(confidence, support)
         self.model = model
         self.confidence = float(confidence)
@@ -61,8 +68,8 @@ class StatisticalLinker:
         self._entities: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     @classmethod
-    def load(cls, model_dir: str | Path, confidence: float = 0.5,
-             support: int = 0) -> StatisticalLinker:
+    def load(cls, model_dir: str | Path, confidence: float = SPOTLIGHT_CONFIDENCE,
+             support: int = SPOTLIGHT_SUPPORT) -> StatisticalLinker:
         """Map a model folder written by `import_wikistats`; `UsageError` if it is not one."""
         _check_settings(confidence, support)
         return cls(StatisticalModel.load(model_dir), confidence, support)
