@@ -50,8 +50,19 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_model_folder(path: str) -> None:
+    from longtail.errors import UsageError
+    from longtail.storage import is_remote
+
+    if is_remote(path):
+        raise UsageError(f"a model is written to a local folder, not {path}; copy the folder "
+                         "to object storage afterwards (--model takes its URI)")
+
+
 def cmd_model_import(args: argparse.Namespace) -> int:
     from longtail.linking.statistical import import_wikistats
+
+    _local_model_folder(args.out)
 
     report = import_wikistats(args.wikistats, args.out, progress=_stderr_progress,
                               instance_types=args.instance_types, overwrite=args.overwrite,
@@ -66,6 +77,7 @@ def cmd_model_build(args: argparse.Namespace) -> int:
     from longtail.jobs.build_model import build_model
     from longtail.wikipedia.options import build_options
 
+    _local_model_folder(args.out)
     options = build_options(args)
     report = build_model(_spark(args, "model build"), args.wikipedia, args.out, options)
     _print_mapping("model build", {k: report[k] for k in (

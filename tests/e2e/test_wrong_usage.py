@@ -128,6 +128,9 @@ def cases(p: dict[str, Path]) -> dict[str, list[str]]:
                                   "http://127.0.0.1:1/rest", "Paris"],
         "model import missing": ["model", "import", "--wikistats", str(p["root"] / "none"),
                                  "--out", str(p["root"] / "m2")],
+        "model written to object storage": ["model", "import", "--wikistats",
+                                            str(p["root"] / "wikistats"), "--out",
+                                            "s3://bucket/models/en"],
         "no command": [],
         "unknown command": ["frobnicate"],
     }
