@@ -92,7 +92,7 @@ def manifest_facts(out: Path | str) -> dict:
     manifest = OutputFolder(str(out)).manifest()
     return {
         "tables": manifest["tables"],
-        "stages": {name: {k: ({s: n for s, n in v.items() if s != "task_seconds"}
+        "stages": {name: {k: ({s: n for s, n in v.items() if not s.endswith("seconds")}
                               if k == "stats" else v)
                           for k, v in record.items() if k not in RUN_SPECIFIC}
                    for name, record in manifest["stages"].items()},
