@@ -60,17 +60,9 @@ def make_words(rng: np.random.Generator, n: int) -> list[str]:
     return sorted(words)[:n]
 
 
-def write_wikistats(folder: Path, n_forms: int, seed: int = 7) -> dict:
-    """Synthetic wikistats in Spotlight's formats; returns the surface forms and their weights."""
-    from longtail.linking.statistical.tokenizer import Tokenizer
-    from longtail.linking.statistical.wikistats import (
-        write_pair_counts,
-        write_sf_and_total_counts,
-        write_token_counts,
-        write_uri_counts,
-    )
-
-    rng = np.random.default_rng(seed)
+def make_forms(rng: np.random.Generator, n_forms: int) -> tuple[list[str], list[str]]:
+    """Words, and `n_forms` distinct surface forms made of them: capitalised names (70%),
+    lower-case phrases (25%) and acronyms."""
     words = make_words(rng, max(50_000, n_forms // 5))
     word_p = zipf_weights(len(words), 0.9)
     forms: dict[str, None] = {}
@@ -90,7 +82,21 @@ def write_wikistats(folder: Path, n_forms: int, seed: int = 7) -> dict:
             else:
                 form = tokens[0][:4].upper()
             forms[form] = None
-    names = list(forms)[:n_forms]
+    return words, list(forms)[:n_forms]
+
+
+def write_wikistats(folder: Path, n_forms: int, seed: int = 7) -> dict:
+    """Synthetic wikistats in Spotlight's formats; returns the surface forms and their weights."""
+    from longtail.linking.statistical.tokenizer import Tokenizer
+    from longtail.linking.statistical.wikistats import (
+        write_pair_counts,
+        write_sf_and_total_counts,
+        write_token_counts,
+        write_uri_counts,
+    )
+
+    rng = np.random.default_rng(seed)
+    words, names = make_forms(rng, n_forms)
     n_entities = max(1, int(n_forms * 4_487_385 / 13_164_312))
     entity_names = [f"{words[i % len(words)].capitalize()}_({i})" for i in range(n_entities)]
     entity_p = zipf_weights(n_entities)

@@ -40,32 +40,12 @@ def _lines(path: Path, rows) -> None:
 def write_wikistats_at_scale(folder: Path, n_forms: int, seed: int = 7) -> dict:
     """Synthetic wikistats with the full English proportions; returns the surface forms, their
     weights for a corpus, and the line counts written."""
-    from linker import make_words, zipf_weights
+    from linker import make_forms, zipf_weights
 
     from longtail.linking.statistical.tokenizer import Tokenizer
 
     rng = np.random.default_rng(seed)
-    words = make_words(rng, max(50_000, n_forms // 5))
-    word_p = zipf_weights(len(words), 0.9)
-    forms: dict[str, None] = {}
-    while len(forms) < n_forms:
-        batch = n_forms - len(forms) + 1000
-        lengths = rng.choice([1, 2, 3, 4, 5], size=batch, p=[0.35, 0.40, 0.17, 0.06, 0.02])
-        picks = rng.choice(len(words), size=int(lengths.sum()), p=word_p).tolist()
-        style = rng.random(batch).tolist()
-        at = 0
-        for k, s in zip(lengths.tolist(), style, strict=True):
-            tokens = [words[i] for i in picks[at:at + k]]
-            at += k
-            if s < 0.70:
-                form = " ".join(t.capitalize() for t in tokens)
-            elif s < 0.95:
-                form = " ".join(tokens)
-            else:
-                form = tokens[0][:4].upper()
-            forms[form] = None
-    names = list(forms)[:n_forms]
-    del forms
+    words, names = make_forms(rng, n_forms)
     n_entities = max(1, round(n_forms * FULL["entities"] / FULL["surface_form_lines"]))
     entity_names = [f"{words[i % len(words)].capitalize()}_({i})" for i in range(n_entities)]
     # pairs: a geometric number of candidates per form, Zipf-like entities, Pareto counts

@@ -34,25 +34,27 @@ def up_to_date(out: OutputFolder, stage: str, parameters: dict) -> bool:
             and lineage.freshness(stage).fresh)
 
 
+def run_if_stale(out: OutputFolder, stage: str, config, run, say) -> dict:
+    """`run()` a whole stage unless it is fresh and ran with these parameters; its stats."""
+    if up_to_date(out, stage, stage_config.parameters(config)):
+        say(f"[longtail] {stage:<8} up to date (nothing it reads changed since it ran)")
+        return out.record(stage)["stats"]
+    return run()
+
+
 def run_all(spark, args: argparse.Namespace, say=say_on_stderr) -> dict:
     spec = stage_config.linker_spec(args)
     out = OutputFolder(args.out)
+    index = stage_config.from_args(IndexConfig, args)
+    count = stage_config.from_args(CountConfig, args)
     results = {"link": run_link(spark, stage_config.from_args(CorpusConfig, args), spec, out,
                                 overwrite=args.overwrite, say=say)}
-    index = stage_config.from_args(IndexConfig, args)
-    if up_to_date(out, INDEX, stage_config.parameters(index)):
-        say("[longtail] index    up to date (its mentions have not changed since it ran)")
-        results["index"] = out.record(INDEX)["stats"]
-    else:
-        results["index"] = run_index(spark, index, out, say=say)
+    results["index"] = run_if_stale(out, INDEX, index,
+                                    lambda: run_index(spark, index, out, say=say), say)
     results["qa"] = run_qa(spark, stage_config.from_args(QAConfig, args), spec, out,
                            overwrite=args.overwrite, say=say)
-    count = stage_config.from_args(CountConfig, args)
-    if up_to_date(out, COUNT, stage_config.parameters(count)):
-        say("[longtail] count    up to date (its inputs have not changed since it ran)")
-        results["count"] = out.record(COUNT)["stats"]
-    else:
-        results["count"] = run_count(spark, count, out, say=say)
+    results["count"] = run_if_stale(out, COUNT, count,
+                                    lambda: run_count(spark, count, out, say=say), say)
     return results
 
 

@@ -215,30 +215,20 @@ def _common(parser: argparse.ArgumentParser, linker: bool, overwrite: bool) -> N
     add_master(parser)
 
 
-def add_link_args(parser: argparse.ArgumentParser) -> None:
-    add_flags(parser.add_argument_group("corpus"), CorpusConfig)
-    _common(parser, linker=True, overwrite=True)
+def _stage_args(groups: tuple[tuple[str, type], ...], linker: bool, overwrite: bool):
+    """The function that adds a stage's flags: its config groups, then the common ones."""
+    def add(parser: argparse.ArgumentParser) -> None:
+        for title, config_class in groups:
+            add_flags(parser.add_argument_group(title), config_class)
+        _common(parser, linker=linker, overwrite=overwrite)
+    return add
 
 
-def add_qa_args(parser: argparse.ArgumentParser) -> None:
-    add_flags(parser.add_argument_group("QA dataset"), QAConfig)
-    _common(parser, linker=True, overwrite=True)
-
-
-def add_index_args(parser: argparse.ArgumentParser) -> None:
-    add_flags(parser.add_argument_group("index"), IndexConfig)
-    _common(parser, linker=False, overwrite=False)
-
-
-def add_count_args(parser: argparse.ArgumentParser) -> None:
-    add_flags(parser.add_argument_group("count"), CountConfig)
-    _common(parser, linker=False, overwrite=False)
-
-
-def add_run_args(parser: argparse.ArgumentParser) -> None:
-    """`longtail run`: every stage's flags, spelled as in the single-stage commands."""
-    add_flags(parser.add_argument_group("corpus"), CorpusConfig)
-    add_flags(parser.add_argument_group("QA dataset"), QAConfig)
-    add_flags(parser.add_argument_group("index"), IndexConfig)
-    add_flags(parser.add_argument_group("count"), CountConfig)
-    _common(parser, linker=True, overwrite=True)
+_CORPUS, _QA = ("corpus", CorpusConfig), ("QA dataset", QAConfig)
+_INDEX, _COUNT = ("index", IndexConfig), ("count", CountConfig)
+add_link_args = _stage_args((_CORPUS,), linker=True, overwrite=True)
+add_qa_args = _stage_args((_QA,), linker=True, overwrite=True)
+add_index_args = _stage_args((_INDEX,), linker=False, overwrite=False)
+add_count_args = _stage_args((_COUNT,), linker=False, overwrite=False)
+# `longtail run`: every stage's flags, spelled as in the single-stage commands.
+add_run_args = _stage_args((_CORPUS, _QA, _INDEX, _COUNT), linker=True, overwrite=True)
