@@ -69,11 +69,6 @@ def run_id(commits: Iterable[tuple[str, str]]) -> str:
     return digest[:16]
 
 
-def file_fingerprint(storage: Storage, relative: str) -> dict | None:
-    stat = storage.stat(relative)
-    return None if stat is None else {"size": stat.size, "mtime_ns": stat.mtime_ns}
-
-
 def input_fingerprints(paths: Iterable[str]) -> list[dict]:
     """Size and modification time of input files (paths or URIs) outside OUT."""
     found = []
@@ -195,12 +190,3 @@ class Lineage:
             for stage in self.writers(table):
                 upstream[stage] = self.records[stage]["run_id"]
         return upstream
-
-    def stale_tables(self) -> dict[str, Freshness]:
-        """Every table some stage committed that is stale now, with why."""
-        found = {}
-        for table in sorted({t for r in self.records.values() for t in r.get("files", {})}):
-            state = self.table_state(table)
-            if not state.fresh:
-                found[table] = state
-        return found

@@ -24,7 +24,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -235,11 +234,3 @@ class OutputFolder:
         """One line when OUT does not exist or cannot be reached."""
         self.storage.check_readable()
 
-
-def json_safe(value: Any) -> Any:
-    """Stats and parameters as plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value

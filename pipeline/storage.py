@@ -55,9 +55,6 @@ class FileStat:
     size: int
     mtime_ns: int
 
-    def describe(self) -> str:
-        return f"{self.size:,} bytes"
-
 
 def is_uri(location: str) -> bool:
     """True for `scheme://...` locations (s3://, gs://, hdfs://, file://...)."""
