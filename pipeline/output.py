@@ -152,6 +152,11 @@ class OutputFolder:
                     found[name.removesuffix(MARKER_SUFFIX)] = marker
         return found
 
+    def has_markers(self, stage: str) -> bool:
+        """Whether any shard of `stage` is committed (a listing, no marker is read)."""
+        return any(p.endswith(MARKER_SUFFIX) and not posixpath.basename(p).startswith(TMP_PREFIX)
+                   for p in self.storage.list(f"{MARKERS}/{stage}"))
+
     def delete_marker(self, stage: str, shard_id: str) -> None:
         self.storage.delete(self.marker_path(stage, shard_id))
 

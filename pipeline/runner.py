@@ -142,6 +142,11 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
     return record
 
 
+def changed_keys(wanted: dict, recorded: dict) -> list[str]:
+    """The keys whose values differ between two dicts, sorted."""
+    return sorted(k for k in wanted.keys() | recorded.keys() if wanted.get(k) != recorded.get(k))
+
+
 def fingerprinted_inputs(inputs: dict) -> dict:
     """Inputs as recorded: lists of files with their sizes and times; other values as given."""
     recorded = {}
@@ -170,54 +175,48 @@ class ShardedStage:
         if overwrite:
             out.clear_stage(stage, self.spec.tables)
         plan = out.plan(stage)
-        wanted = {"parameters": self.spec.parameters, "inputs": self.spec.inputs}
-        if plan is not None and plan.get("parameters") != self.spec.parameters:
-            changed = sorted(k for k in self.spec.parameters.keys() | plan["parameters"].keys()
-                             if self.spec.parameters.get(k) != plan["parameters"].get(k))
-            raise UsageError(
-                f"{out.display()} holds a '{stage}' run with different {', '.join(changed)}; "
-                "pass --overwrite to redo it or choose another --out")
-        if plan is not None and plan.get("inputs") != self.spec.inputs:
-            changed = sorted(k for k in self.spec.inputs.keys() | plan["inputs"].keys()
-                             if self.spec.inputs.get(k) != plan["inputs"].get(k))
-            raise UsageError(
-                f"{out.display()} holds a '{stage}' run with other {', '.join(changed)}; pass "
-                "--overwrite to redo it or choose another --out")
         if plan is None:
-            out.write_plan(stage, wanted)
+            out.write_plan(stage, {"parameters": self.spec.parameters,
+                                   "inputs": self.spec.inputs})
+            return
+        for what, key in (("different", "parameters"), ("other", "inputs")):
+            changed = changed_keys(getattr(self.spec, key), plan.get(key) or {})
+            if changed:
+                raise UsageError(
+                    f"{out.display()} holds a '{stage}' run with {what} {', '.join(changed)}; "
+                    "pass --overwrite to redo it or choose another --out")
 
     def input_rows(self, paths: list[str], count_rows: Callable[[str], int],
                    executor: Executor) -> dict[str, int]:
         """Rows of each input file: cached in the plan while the files are unchanged, counted
         (through `executor`) otherwise. An input that changed after shards were committed
         from it stops the run with one line."""
-        out, stage = self.out, self.spec.stage
-        plan = out.plan(stage) or {"parameters": self.spec.parameters,
-                                   "inputs": self.spec.inputs}
-        current = input_fingerprints(paths)
+        plan, current = self._fingerprints(paths)
         cached = plan.get("fingerprints")
-        if cached:
-            if out.markers(stage):
-                self.check_inputs_unchanged(cached, current)
-            if [{k: e[k] for k in ("path", "size", "mtime_ns")} for e in cached] == current:
-                self.fingerprints = cached
-                return {e["path"]: e["rows"] for e in cached}
+        if cached and [{k: e[k] for k in ("path", "size", "mtime_ns")} for e in cached] == current:
+            self.fingerprints = cached
+            return {e["path"]: e["rows"] for e in cached}
         rows = executor(count_rows, list(paths)) if paths else []
         self.fingerprints = [{**fp, "rows": n} for fp, n in zip(current, rows, strict=True)]
-        out.write_plan(stage, {**plan, "fingerprints": self.fingerprints})
+        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": self.fingerprints})
         return dict(zip(paths, rows, strict=True))
 
     def fingerprint_inputs(self, paths: list[str]) -> None:
         """Fingerprint inputs read on the driver (QA files); a change after shards were
         committed stops the run with one line."""
+        plan, self.fingerprints = self._fingerprints(paths)
+        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": self.fingerprints})
+
+    def _fingerprints(self, paths: list[str]) -> tuple[dict, list[dict]]:
+        """The stage's plan and the inputs' fingerprints now, after checking that no input
+        changed since shards were committed from it."""
         out, stage = self.out, self.spec.stage
         plan = out.plan(stage) or {"parameters": self.spec.parameters,
                                    "inputs": self.spec.inputs}
         current = input_fingerprints(paths)
-        if plan.get("fingerprints") and out.markers(stage):
+        if plan.get("fingerprints") and out.has_markers(stage):
             self.check_inputs_unchanged(plan["fingerprints"], current)
-        self.fingerprints = current
-        out.write_plan(stage, {**plan, "fingerprints": current})
+        return plan, current
 
     def check_inputs_unchanged(self, recorded: list[dict], current: list[dict]) -> None:
         """Stop when an input file changed after shards were made from it."""
@@ -273,11 +272,10 @@ class ShardedStage:
         out.remove_uncommitted(stage, self.spec.tables,
                                [FileEntry.from_json(f) for m in done.values()
                                 for f in m["files"]])
-        returned = executor(work, todo) if todo else []
-        stored = out.markers(stage) if returned else {}
-        for marker in returned:
+        for marker in executor(work, todo) if todo else []:
             done[marker["shard"]] = marker
-            if stored.get(marker["shard"], {}).get("commit") != marker["commit"]:
+            stored = out.storage.read_json(out.marker_path(stage, marker["shard"])) or {}
+            if stored.get("commit") != marker["commit"]:
                 # a duplicate attempt of the task (speculation, a retry that raced) wrote its
                 # marker last: the attempt Spark returned is the one that counts
                 out.write_marker(stage, marker["shard"], marker)

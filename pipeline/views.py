@@ -122,12 +122,14 @@ def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | 
     return path
 
 
-def connect(out_root: str | OutputFolder, allow_stale: bool = False
-            ) -> duckdb.DuckDBPyConnection:
-    """An in-memory, read-only-in-effect connection with a view for every table of OUT."""
+def connect(out_root: str | OutputFolder, allow_stale: bool = False,
+            lineage: Lineage | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory, read-only-in-effect connection with a view for every table of OUT
+    (`lineage`: the one the caller already checked freshness with, if any)."""
     out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
-    out.check_exists()
-    lineage = Lineage(out)
+    if lineage is None:
+        out.check_exists()
+        lineage = Lineage(out)
     if not lineage.records:
         raise UsageError(f"{out.display()} holds no finished stage: run a longtail stage "
                          "into it first")

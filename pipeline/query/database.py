@@ -73,9 +73,10 @@ def run_query(out_root: str | OutputFolder, sql: str, allow_stale: bool = False
     check_read_only(sql)
     out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
     out.check_exists()
+    lineage = Lineage(out)
     if not allow_stale:
-        Lineage(out).require(sorted(referenced_tables(sql)))
-    with connect(out, allow_stale) as con:
+        lineage.require(sorted(referenced_tables(sql)))
+    with connect(out, allow_stale, lineage) as con:
         try:
             return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:

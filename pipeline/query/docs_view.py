@@ -47,8 +47,9 @@ def question_reports(out_root: str, question_id: str, limit: int = 10) -> list[Q
     """Every question with this id (ids are not always unique), in file and row order."""
     out = OutputFolder(out_root)
     out.check_exists()
-    Lineage(out).require(READS)
-    with connect(out) as con:
+    lineage = Lineage(out)
+    lineage.require(READS)
+    with connect(out, lineage=lineage) as con:
         try:
             rows = con.execute(
                 "SELECT question_id, source, row, question, answers, status, q_uri, a_uri, "
