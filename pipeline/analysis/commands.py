@@ -132,8 +132,14 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
                                    shingle=args.shingle)
         run.write("duplicates", report.table)
         unique = relevant_docs_unique(out, report.table) if counted else None
+        run.stats.update({"documents": report.documents, "clusters": len(report.clusters),
+                          "documents_in_clusters": report.table.num_rows})
         if unique is not None:
             run.write("relevant_docs_unique", unique)
+            lower = sum(1 for a, b in zip(unique["relevant_docs"].to_pylist(),
+                                          unique["relevant_docs_unique"].to_pylist(),
+                                          strict=True) if b < a)
+            run.stats["questions_with_duplicate_relevant_docs"] = lower
     clusters = report.clusters
     in_clusters = report.table.num_rows
     kinds = report.table["kind"].to_pylist()
@@ -149,12 +155,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         print(f"largest clusters (of {len(clusters)})")
         print_rows(["cluster_id", "documents", "exact", "first document"], [
             (c, n, exact, report.snippets.get(c, "")) for c, n, exact in clusters[:args.top]])
-        run.stats.update({"documents": report.documents, "clusters": len(clusters),
-                          "documents_in_clusters": in_clusters})
     if unique is not None:
-        lower = sum(1 for a, b in zip(unique["relevant_docs"].to_pylist(),
-                                      unique["relevant_docs_unique"].to_pylist(), strict=True)
-                    if b < a)
         print(f"relevant_docs_unique: {unique.num_rows} questions with a count, {lower} of them "
               "count fewer distinct clusters than documents")
     return 0
