@@ -178,10 +178,12 @@ class Storage:
             return stream.read()
 
     def read_json(self, relative: str) -> Any:
-        """A JSON file's value; None when the file does not exist."""
-        if self.stat(relative) is None:
+        """A JSON file's value; None when the file does not exist (one read, no stat first)."""
+        try:
+            data = self.read_bytes(relative)
+        except FileNotFoundError:
             return None
-        return json.loads(self.read_bytes(relative).decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
 
     def open_input(self, relative: str):
         """A seekable file (what pyarrow.parquet.ParquetFile and the corpus readers take)."""
@@ -196,22 +198,12 @@ class Storage:
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """Write a whole file atomically: readers see the old file or the new one, never a part."""
-        folder = posixpath.dirname(relative)
-        self.make_dirs(folder)
-        if not self.local:
-            with self.fs.open_output_stream(self.path(relative)) as stream:
-                stream.write(data)
+        if self.local:
+            with atomic_path(self.local_path(relative)) as tmp:
+                tmp.write_bytes(data)
             return
-        final = self.path(relative)
-        tmp = posixpath.join(posixpath.dirname(final),
-                             f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}-{posixpath.basename(final)}")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with self.fs.open_output_stream(self.path(relative)) as stream:
+            stream.write(data)
 
     def write_json(self, relative: str, payload: Any) -> None:
         text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
@@ -265,6 +257,17 @@ def _folder_storage(folder: str, endpoint: str | None) -> Storage:
 
 
 # -- inputs named by the user: local paths or URIs --------------------------------------
+
+
+def join_location(folder: str, name: str) -> str:
+    """`name` inside `folder`, for a local path or a URI."""
+    return f"{folder.rstrip('/')}/{name}" if is_remote(folder) else os.path.join(folder, name)
+
+
+def file_identity(location: str) -> str:
+    """What makes two names of one file equal (a local file named twice, or through a link,
+    is read once)."""
+    return location if is_remote(location) else os.path.realpath(location)
 
 
 def location_kind(location: str) -> str | None:

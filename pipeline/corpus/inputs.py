@@ -28,7 +28,15 @@ from pathlib import Path
 
 from longtail.corpus.ids import MAX_FILES
 from longtail.errors import UsageError
-from longtail.storage import glob_locations, is_remote, location_kind, open_source, walk
+from longtail.storage import (
+    file_identity,
+    glob_locations,
+    is_remote,
+    join_location,
+    location_kind,
+    open_source,
+    walk,
+)
 
 FORMATS = ("jsonl", "parquet", "text", "arrow")
 COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
@@ -81,7 +89,7 @@ def resolve_inputs(inputs: Iterable[str | Path], format: str | None = None) -> l
             raise UsageError(f"input not found: {item}")
     unique: dict[str, tuple[str, str]] = {}
     for path, fmt in found:
-        unique.setdefault(path if is_remote(path) else os.path.realpath(path), (path, fmt))
+        unique.setdefault(file_identity(path), (path, fmt))
     ordered = sorted(unique.values())
     if not ordered:
         raise UsageError(f"no corpus files in {', '.join(named)}")
@@ -128,7 +136,7 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
             else:
                 fmt = None
             if fmt is not None:
-                found.append((_join(dirpath, name), fmt))
+                found.append((join_location(dirpath, name), fmt))
     if format is None and any(fmt != "text" for _, fmt in found):
         found = [(path, fmt) for path, fmt in found if fmt != "text"]
     if not found:
@@ -141,23 +149,19 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
 
 def hf_dataset_files(folder: str) -> list[str]:
     """The data files listed in the `state.json` of a dataset folder written by `save_to_disk`."""
-    state_path = _join(folder, HF_STATE_FILE)
+    state_path = join_location(folder, HF_STATE_FILE)
     try:
         with open_source(state_path) as fh:
             listed = [entry["filename"] for entry in json.load(fh)["_data_files"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read the data file list in {state_path}: {exc}") from exc
-    paths = [_join(folder, name) for name in listed]
+    paths = [join_location(folder, name) for name in listed]
     missing = [path for path in paths if location_kind(path) != "file"]
     if missing:
         raise UsageError(f"{state_path} lists {missing[0]}, which does not exist")
     if not paths:
         raise UsageError(f"{state_path} lists no data files")
     return paths
-
-
-def _join(folder: str, name: str) -> str:
-    return f"{folder.rstrip('/')}/{name}" if is_remote(folder) else os.path.join(folder, name)
 
 
 def _is_hidden(name: str) -> bool:

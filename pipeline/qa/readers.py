@@ -11,7 +11,6 @@ import csv
 import glob
 import io
 import json
-import os
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,14 @@ from dataclasses import dataclass
 
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord
-from longtail.storage import glob_locations, is_remote, location_kind, open_source, walk
+from longtail.storage import (
+    file_identity,
+    glob_locations,
+    join_location,
+    location_kind,
+    open_source,
+    walk,
+)
 
 FORMATS = ("nq-open", "triviaqa", "entityquestions", "popqa", "jsonl")
 STAGE = "qa_read"
@@ -51,8 +57,7 @@ def resolve_qa_paths(paths: Iterable[str]) -> list[str]:
     for raw in map(str, paths):
         kind = location_kind(raw)
         if kind == "folder":
-            files = sorted(f"{folder.rstrip('/')}/{name}" if is_remote(raw)
-                           else os.path.join(folder, name)
+            files = sorted(join_location(folder, name)
                            for folder, _, names in walk(raw) for name in names
                            if _suffix(name) in QA_SUFFIXES)
             if not files:
@@ -68,7 +73,7 @@ def resolve_qa_paths(paths: Iterable[str]) -> list[str]:
             found.extend(matches)
     unique = []
     for path in found:  # a file named twice (or through a link) is read once
-        real = path if is_remote(path) else os.path.realpath(path)
+        real = file_identity(path)
         if real not in seen:
             seen.add(real)
             unique.append(path)
