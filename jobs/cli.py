@@ -140,12 +140,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from longtail.console import print_rows
     from longtail.output import OutputFolder
-    from longtail.query.database import check_read_only, export_result, run_query
+    from longtail.query.database import (
+        check_export_target,
+        check_read_only,
+        export_result,
+        run_query,
+    )
 
     out = OutputFolder(args.out_dir)
     check_read_only(args.sql)
     if args.output:
-        export_result(run_query(out, "SELECT 1 WHERE false"), args.output, out)  # checks only
+        check_export_target(args.output, out)  # a wrong --output stops before the query runs
     result = run_query(out, args.sql, allow_stale=args.allow_stale)
     if args.output:
         rows = export_result(result, args.output, out)

@@ -111,18 +111,3 @@ def storage_error(location: str, err: OSError) -> UsageError:
             reason = reason[reason.index(marker):]
             break
     return UsageError(f"cannot use {redact(location)}: {reason}")
-
-
-def register_remote_views(con, out, lineage, allow_stale: bool) -> None:
-    """Views over the committed files of a remote OUT, read through the storage layer as
-    Arrow datasets (DuckDB needs no extension of its own for it)."""
-    from longtail.views import MACROS, view_body, view_sources
-
-    for table, kind, payload in view_sources(lineage, allow_stale):
-        body = view_body(table, kind, payload)
-        if body is None:
-            con.register(f"_{table}_files", out.dataset(table, payload))
-            body = f"SELECT * FROM _{table}_files"
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
-    for sql, _ in MACROS.values():
-        con.execute(sql)

@@ -13,7 +13,7 @@ stale table refuses to answer, and which cannot reach files outside OUT.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ from longtail.errors import UsageError
 from longtail.lineage import Lineage
 from longtail.output import FileEntry, OutputFolder
 from longtail.schemas import ALL_TABLES
+from longtail.storage import atomic_path
 
 DATABASE = "longtail.duckdb"
 
@@ -110,26 +111,22 @@ def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | 
     """(Re)write OUT/longtail.duckdb; None for an output folder that is not on a local disk."""
     if not out.storage.local:
         return None
-    root = out.storage.local_path()
-    path = root / DATABASE
-    tmp = root / f".tmp-{os.getpid()}-{DATABASE}"
-    tmp.unlink(missing_ok=True)
-    with duckdb.connect(str(tmp)) as con:
-        con.execute(f"SET file_search_path = {sql_string(str(root))}")
+    path = out.storage.local_path(DATABASE)
+    with atomic_path(path) as tmp, duckdb.connect(str(tmp)) as con:
+        con.execute(f"SET file_search_path = {sql_string(str(path.parent))}")
         for statement in view_statements(lineage or Lineage(out), None):
             con.execute(statement)
-    os.replace(tmp, path)
     return path
 
 
 def connect(out_root: str | OutputFolder, allow_stale: bool = False,
-            lineage: Lineage | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory, read-only-in-effect connection with a view for every table of OUT
-    (`lineage`: the one the caller already checked freshness with, if any)."""
+            reads: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    """An in-memory, read-only-in-effect connection with a view for every table of OUT; one
+    line when OUT holds nothing, or when a table in `reads` is missing or stale."""
     out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
-    if lineage is None:
-        out.check_exists()
-        lineage = Lineage(out)
+    out.check_exists()
+    lineage = Lineage(out)
+    lineage.require(reads)
     if not lineage.records:
         raise UsageError(f"{out.display()} holds no finished stage: run a longtail stage "
                          "into it first")
@@ -142,13 +139,25 @@ def connect(out_root: str | OutputFolder, allow_stale: bool = False,
         # Nothing user SQL does may reach files outside OUT, or change these settings.
         con.execute(f"SET allowed_directories = [{sql_string(root + os.sep)}]")
     else:
-        from longtail.remote import register_remote_views
-
-        register_remote_views(con, out, lineage, allow_stale)
+        register_dataset_views(con, out, lineage, allow_stale)
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def register_dataset_views(con: duckdb.DuckDBPyConnection, out: OutputFolder,
+                           lineage: Lineage, allow_stale: bool) -> None:
+    """Views over committed files read through the storage layer as Arrow datasets (for an
+    OUT in object storage: DuckDB needs no extension of its own for it)."""
+    for table, kind, payload in view_sources(lineage, allow_stale):
+        body = view_body(table, kind, payload)
+        if body is None:
+            con.register(f"_{table}_files", out.dataset(table, payload))
+            body = f"SELECT * FROM _{table}_files"
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
+    for sql, _ in MACROS.values():
+        con.execute(sql)
 
 
 def query_error(err: Exception) -> str:

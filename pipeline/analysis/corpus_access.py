@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from longtail.analysis.tables import require
 from longtail.corpus.ids import ROW_BITS
 from longtail.output import OutputFolder
 from longtail.views import connect
@@ -27,7 +26,6 @@ class CorpusOrder:
     @classmethod
     def load(cls, out: OutputFolder) -> CorpusOrder:
         """Rows per file from docs and failures (the last row seen in each file, plus one)."""
-        require(out, "docs")
         queries = [
             f"SELECT doc_id >> {ROW_BITS} AS f, max(doc_id & {_ROW_MASK}) AS r FROM docs "
             "GROUP BY 1",
@@ -39,7 +37,7 @@ class CorpusOrder:
             "ON d.source = x.source WHERE x.doc_id IS NULL AND x.row IS NOT NULL GROUP BY 1"]
         sql = " UNION ALL ".join(queries)
         rows: dict[int, int] = {}
-        with connect(out) as con:
+        with connect(out, reads=["docs"]) as con:
             for f, r in con.execute(sql).fetchall():
                 rows[int(f)] = max(rows.get(int(f), 0), int(r) + 1)
         return cls(rows)

@@ -15,9 +15,9 @@ import duckdb
 import pyarrow as pa
 
 from longtail.errors import UsageError
-from longtail.lineage import Lineage
 from longtail.output import OutputFolder
 from longtail.schemas import ALL_TABLES
+from longtail.storage import atomic_path
 from longtail.views import MACROS, connect, query_error
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
@@ -71,23 +71,19 @@ def run_query(out_root: str | OutputFolder, sql: str, allow_stale: bool = False
     """The result of one read-only statement as an Arrow table; refuses (one line) when a
     table it reads is stale or missing, unless `allow_stale`."""
     check_read_only(sql)
-    out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
-    out.check_exists()
-    lineage = Lineage(out)
-    if not allow_stale:
-        lineage.require(sorted(referenced_tables(sql)))
-    with connect(out, allow_stale, lineage) as con:
+    reads = () if allow_stale else sorted(referenced_tables(sql))
+    with connect(out_root, allow_stale, reads) as con:
         try:
             return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             raise UsageError(query_error(err)) from None
 
 
-def export_result(result: pa.Table, path: str, out: OutputFolder) -> int:
-    """Write a query result to a .csv, .parquet or .jsonl file outside OUT; returns rows."""
+def check_export_target(path: str, out: OutputFolder) -> Path:
+    """The file `--output` names, when it can be written: a known format, outside OUT, in a
+    folder that exists."""
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in EXPORT_FORMATS:
+    if target.suffix.lower() not in EXPORT_FORMATS:
         raise UsageError(f"--output must end in {', '.join(EXPORT_FORMATS)}, got {path}")
     if out.storage.local:
         root = out.storage.local_path().resolve()
@@ -97,16 +93,24 @@ def export_result(result: pa.Table, path: str, out: OutputFolder) -> int:
                              "write results somewhere else")
     if not target.parent.is_dir():
         raise UsageError(f"--output folder does not exist: {target.parent}")
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+    return target
 
-        pq.write_table(result, target, compression="zstd")
-    elif suffix == ".csv":
-        import pyarrow.csv as pacsv
 
-        pacsv.write_csv(result, target)
-    else:
-        with target.open("w", encoding="utf-8") as fh:
-            for row in result.to_pylist():
-                fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+def export_result(result: pa.Table, path: str, out: OutputFolder) -> int:
+    """Write a query result to a .csv, .parquet or .jsonl file outside OUT; returns rows."""
+    target = check_export_target(path, out)
+    suffix = target.suffix.lower()
+    with atomic_path(target) as tmp:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(result, tmp, compression="zstd")
+        elif suffix == ".csv":
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(result, tmp)
+        else:
+            with tmp.open("w", encoding="utf-8") as fh:
+                for row in result.to_pylist():
+                    fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
     return result.num_rows

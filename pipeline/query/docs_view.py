@@ -9,7 +9,6 @@ import duckdb
 
 from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
-from longtail.lineage import Lineage
 from longtail.linking.annotation import entity_id
 from longtail.output import OutputFolder
 from longtail.views import connect, query_error
@@ -46,10 +45,7 @@ class QuestionReport:
 def question_reports(out_root: str, question_id: str, limit: int = 10) -> list[QuestionReport]:
     """Every question with this id (ids are not always unique), in file and row order."""
     out = OutputFolder(out_root)
-    out.check_exists()
-    lineage = Lineage(out)
-    lineage.require(READS)
-    with connect(out, lineage=lineage) as con:
+    with connect(out, reads=READS) as con:
         try:
             rows = con.execute(
                 "SELECT question_id, source, row, question, answers, status, q_uri, a_uri, "
