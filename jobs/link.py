@@ -16,16 +16,8 @@ from longtail.linking.shard import STAGE, TABLES, link_shard
 from longtail.linking.spec import LinkerSpec
 from longtail.output import OutputFolder
 from longtail.progress import stage_line
-from longtail.runner import ShardedStage, StageSpec, say_on_stderr
+from longtail.runner import ShardedStage, say_on_stderr
 from longtail.stage_config import CorpusConfig
-
-
-def link_stage_spec(config: CorpusConfig, spec: LinkerSpec, paths: list[str]) -> StageSpec:
-    parameters = {**stage_config.parameters(config, skip=("corpus",)), **spec.describe()}
-    inputs = {"corpus": paths}
-    if spec.model:
-        inputs["model"] = spec.fingerprint()
-    return StageSpec(STAGE, TABLES, parameters, inputs)
 
 
 def run_link(spark, config: CorpusConfig, spec: LinkerSpec, out: str | OutputFolder, *,
@@ -35,7 +27,9 @@ def run_link(spark, config: CorpusConfig, spec: LinkerSpec, out: str | OutputFol
     out = out if isinstance(out, OutputFolder) else OutputFolder(out)
     files = resolve_inputs(config.corpus, config.corpus_format)
     paths = [f.path for f in files]
-    stage = ShardedStage(out, link_stage_spec(config, spec, paths), say=say)
+    stage = ShardedStage(
+        out, stage_config.linking_stage_spec(STAGE, TABLES, config, spec, "corpus", paths),
+        say=say)
     stage.prepare(overwrite)
     by_path = {f.path: f for f in files}
     rows = stage.input_rows(paths, lambda path: count_rows(by_path[path]),

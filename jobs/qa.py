@@ -18,7 +18,7 @@ from longtail.output import OutputFolder
 from longtail.progress import stage_line
 from longtail.qa.linking import READ_SHARD, STAGE, TABLES, link_qa_shard, write_read_failures
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
-from longtail.runner import ShardedStage, StageSpec, say_on_stderr
+from longtail.runner import ShardedStage, say_on_stderr
 from longtail.stage_config import QAConfig
 
 
@@ -35,11 +35,8 @@ def run_qa(spark, config: QAConfig, spec: LinkerSpec, out: str | OutputFolder, *
            overwrite: bool = False, say=say_on_stderr) -> dict:
     out = out if isinstance(out, OutputFolder) else OutputFolder(out)
     paths = resolve_qa_paths(config.qa)
-    parameters = {**stage_config.parameters(config, skip=("qa",)), **spec.describe()}
-    inputs = {"qa": paths}
-    if spec.model:
-        inputs["model"] = spec.fingerprint()
-    stage = ShardedStage(out, StageSpec(STAGE, TABLES, parameters, inputs), say=say)
+    stage = ShardedStage(
+        out, stage_config.linking_stage_spec(STAGE, TABLES, config, spec, "qa", paths), say=say)
     stage.prepare(overwrite)
     stage.fingerprint_inputs(paths)
 

@@ -80,17 +80,23 @@ def input_fingerprints(paths: Iterable[str]) -> list[dict]:
     return found
 
 
+def input_change(then: dict, now: dict) -> str | None:
+    """How an input file differs from its recorded fingerprint, described; None if it does
+    not."""
+    if now["size"] is None:
+        return f"input {then['path']} is gone"
+    if (now["size"], now["mtime_ns"]) == (then.get("size"), then.get("mtime_ns")):
+        return None
+    size = ("" if now["size"] == then.get("size")
+            else f" ({then.get('size'):,} bytes then, {now['size']:,} now)")
+    return f"input {then['path']} changed{size}"
+
+
 def changed_input(recorded: Iterable[dict]) -> str | None:
     """The first input file that is not as it was recorded, described; None if all are."""
-    for entry, now in zip(recorded, input_fingerprints(e["path"] for e in recorded),
-                          strict=True):
-        if now["size"] is None:
-            return f"input {entry['path']} is gone"
-        if (now["size"], now["mtime_ns"]) != (entry.get("size"), entry.get("mtime_ns")):
-            size = ("" if now["size"] == entry.get("size")
-                    else f" ({entry.get('size'):,} bytes then, {now['size']:,} now)")
-            return f"input {entry['path']} changed{size}"
-    return None
+    recorded = list(recorded)
+    changes = map(input_change, recorded, input_fingerprints(e["path"] for e in recorded))
+    return next(filter(None, changes), None)
 
 
 class Lineage:

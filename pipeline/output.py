@@ -144,18 +144,24 @@ class OutputFolder:
     def markers(self, stage: str) -> dict[str, dict]:
         """Every commit marker of `stage`, by shard id."""
         found = {}
-        for path in sorted(self.storage.list(f"{MARKERS}/{stage}")):
-            name = posixpath.basename(path)
-            if name.endswith(MARKER_SUFFIX) and not name.startswith(TMP_PREFIX):
-                marker = self.storage.read_json(path)
-                if isinstance(marker, dict) and "files" in marker:
-                    found[name.removesuffix(MARKER_SUFFIX)] = marker
+        for shard_id, path in self._listed(f"{MARKERS}/{stage}", MARKER_SUFFIX).items():
+            marker = self.storage.read_json(path)
+            if isinstance(marker, dict) and "files" in marker:
+                found[shard_id] = marker
         return found
 
     def has_markers(self, stage: str) -> bool:
         """Whether any shard of `stage` is committed (a listing, no marker is read)."""
-        return any(p.endswith(MARKER_SUFFIX) and not posixpath.basename(p).startswith(TMP_PREFIX)
-                   for p in self.storage.list(f"{MARKERS}/{stage}"))
+        return bool(self._listed(f"{MARKERS}/{stage}", MARKER_SUFFIX))
+
+    def _listed(self, folder: str, suffix: str) -> dict[str, str]:
+        """The files in `folder` named `<name><suffix>` (temporaries aside): path by name."""
+        found = {}
+        for path in sorted(self.storage.list(folder)):
+            name = posixpath.basename(path)
+            if name.endswith(suffix) and not name.startswith(TMP_PREFIX):
+                found[name.removesuffix(suffix)] = path
+        return found
 
     def delete_marker(self, stage: str, shard_id: str) -> None:
         self.storage.delete(self.marker_path(stage, shard_id))
@@ -174,12 +180,10 @@ class OutputFolder:
     def records(self) -> dict[str, dict]:
         """The record of every stage that has finished, by stage."""
         found = {}
-        for path in sorted(self.storage.list(RECORDS)):
-            name = posixpath.basename(path)
-            if name.endswith(".json") and not name.startswith(TMP_PREFIX):
-                record = self.storage.read_json(path)
-                if isinstance(record, dict):
-                    found[name.removesuffix(".json")] = record
+        for stage, path in self._listed(RECORDS, ".json").items():
+            record = self.storage.read_json(path)
+            if isinstance(record, dict):
+                found[stage] = record
         return found
 
     def write_record(self, stage: str, record: dict) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from longtail.errors import UsageError
-from longtail.lineage import Lineage, input_fingerprints, run_id
+from longtail.lineage import Lineage, input_change, input_fingerprints, run_id
 from longtail.output import FileEntry, OutputFolder, new_commit_id
 
 T = TypeVar("T")
@@ -222,14 +222,11 @@ class ShardedStage:
         """Stop when an input file changed after shards were made from it."""
         before = {e["path"]: e for e in recorded}
         for now in current:
-            then = before.get(now["path"])
-            if then is None or (then["size"], then["mtime_ns"]) == (now["size"],
-                                                                    now["mtime_ns"]):
-                continue
-            raise UsageError(
-                f"input {now['path']} changed since this '{self.spec.stage}' run started "
-                f"({then['size']:,} bytes then, {now['size']:,} now); pass --overwrite to "
-                "redo the stage, or restore the file")
+            change = now["path"] in before and input_change(before[now["path"]], now)
+            if change:
+                raise UsageError(
+                    f"{change} since this '{self.spec.stage}' run started; pass --overwrite "
+                    "to redo the stage, or restore the file")
 
     def verified_markers(self, shard_ids: Iterable[str]) -> dict[str, dict]:
         """Markers whose files are all there as written; the others are dropped (and said)."""

@@ -15,6 +15,7 @@ from typing import Any
 from longtail.errors import UsageError
 from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
 from longtail.qa.readers import FORMATS as QA_FORMATS
+from longtail.runner import StageSpec
 
 
 def option(default: Any, *flags: str, help: str, **argparse_options: Any):
@@ -94,6 +95,18 @@ def linker_spec(args: argparse.Namespace) -> LinkerSpec:
     return LinkerSpec(model=args.model, spotlight=tuple(args.spotlight or ()),
                       confidence=args.confidence, support=args.support,
                       max_in_flight=args.max_in_flight, timeout=args.timeout)
+
+
+def linking_stage_spec(stage: str, tables: list[str], config: Any, spec: LinkerSpec,
+                       files_field: str, paths: list[str]) -> StageSpec:
+    """A stage that links with `spec`: its parameters are the config's (but the files it
+    names, recorded as fingerprinted inputs instead) and the linker's; the model's identity
+    is an input too."""
+    inputs: dict = {files_field: paths}
+    if spec.model:
+        inputs["model"] = spec.fingerprint()
+    return StageSpec(stage, tables, {**parameters(config, skip=(files_field,)),
+                                     **spec.describe()}, inputs)
 
 
 # -- stages ------------------------------------------------------------------------------
