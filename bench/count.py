@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from longtail.analysis.tables import read_table  # noqa: E402
 from longtail.corpus.ids import ROW_BITS  # noqa: E402
-from longtail.indexes.postings import FILE_ROWS, ROW_GROUP_ROWS, postings  # noqa: E402
+from longtail.indexes.postings import ROW_GROUP_ROWS, in_files, postings  # noqa: E402
 from longtail.linking.annotation import entity_id  # noqa: E402
 from longtail.output import OutputFolder  # noqa: E402
 from longtail.runner import commit_stage  # noqa: E402
@@ -249,9 +249,7 @@ def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: in
                                 "entity_uris", "relevant_docs"])
     # The tables the index and qa stages would have written, committed as those stages.
     # entity_docs and entities in the index stage's layout (by entity; by URI)
-    by_entity = postings(pa.concat_tables(parts))
-    entity_docs = [by_entity.slice(start, FILE_ROWS)
-                   for start in range(0, by_entity.num_rows, FILE_ROWS)]
+    entity_docs = in_files(postings(pa.concat_tables(parts)))
     index = commit_stage(
         out, "index", {"doc_entities": parts, "entity_docs": entity_docs,
                        "entities": entities_table(uris, all_ids, np.concatenate(

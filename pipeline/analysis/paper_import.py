@@ -26,8 +26,8 @@ from longtail.analysis.paper_formats import (
 )
 from longtail.errors import UsageError
 from longtail.failures import FailureRecord, failures_table
-from longtail.indexes.postings import FILE_ROWS as POSTINGS_FILE_ROWS
 from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
+from longtail.indexes.postings import in_files as postings_in_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spotlight.wire import Utf16Offsets
 from longtail.output import OutputFolder
@@ -181,17 +181,12 @@ def _indices(archive, key: str, path: str) -> np.ndarray:
 def _write_postings(run: WholeStage, postings: list[tuple[int, np.ndarray]]) -> None:
     """entity_docs in the index stage's layout: by entity id, small row groups."""
     postings.sort(key=lambda item: item[0])
-    if not postings:
-        run.write("entity_docs", pa.table({"entity_id": pa.array([], pa.int64()),
-                                           "doc_id": pa.array([], pa.int64())}))
-        return
-    entity_ids = np.concatenate([np.full(len(d), e, np.int64) for e, d in postings])
-    doc_ids = np.concatenate([d for _, d in postings])
-    for start in range(0, len(doc_ids), POSTINGS_FILE_ROWS):
-        stop = start + POSTINGS_FILE_ROWS
-        run.write("entity_docs", pa.table({"entity_id": entity_ids[start:stop],
-                                           "doc_id": doc_ids[start:stop]}),
-                  POSTINGS_ROW_GROUP_ROWS)
+    none = [np.zeros(0, np.int64)]
+    table = pa.table({
+        "entity_id": np.concatenate([np.full(len(d), e, np.int64) for e, d in postings] or none),
+        "doc_id": np.concatenate([d for _, d in postings] or none)})
+    for part in postings_in_files(table):
+        run.write("entity_docs", part, POSTINGS_ROW_GROUP_ROWS)
 
 
 def _write_docs(run: WholeStage, source: str, n_docs: int, per_doc: np.ndarray,

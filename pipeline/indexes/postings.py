@@ -26,3 +26,10 @@ def postings(doc_entities: pa.Table) -> pa.Table:
 
 def file_count(rows: int) -> int:
     return max(1, -(-rows // FILE_ROWS))
+
+
+def in_files(entity_docs: pa.Table) -> list[pa.Table]:
+    """Sorted entity_docs rows cut into the files the index stage writes (FILE_ROWS rows each,
+    at least one file)."""
+    return [entity_docs.slice(start, FILE_ROWS)
+            for start in range(0, max(1, entity_docs.num_rows), FILE_ROWS)]

@@ -124,6 +124,10 @@ def test_imported_tables(tmp_path):
     questions = rows(out, "qa_questions")
     assert [q["row"] for q in questions] == list(range(7)) and all(q["linked"]
                                                                     for q in questions)
+    # entity_docs: the doc_entities rows by entity, in the index stage's sorted layout
+    postings = [(p["entity_id"], p["doc_id"]) for p in rows(out, "entity_docs")]
+    assert postings == sorted((d["entity_id"], d["doc_id"]) for d in rows(out, "doc_entities"))
+    assert len(postings) == sum(d["n_mentions"] for d in docs)
 
 
 def test_values_as_the_rest_api_sends_them(tmp_path):
