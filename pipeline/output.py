@@ -119,18 +119,18 @@ class OutputFolder:
         return None
 
     def remove_uncommitted(self, stage: str, tables: Iterable[str],
-                           committed: Iterable[FileEntry]) -> int:
+                           committed: Iterable[FileEntry]) -> list[str]:
         """Delete `stage`'s files in `tables` that no commit names, and temporaries; returns
-        how many. Only for a stage that is not running elsewhere at the same time."""
+        their paths. Only for a stage that is not running elsewhere at the same time."""
         keep = {entry.path for entry in committed}
-        removed = 0
+        removed = []
         for path in self.table_listing(tables):
             name = posixpath.basename(path)
             if path in keep:
                 continue
             if name.startswith(TMP_PREFIX) or part_stage(name) == stage:
                 self.storage.delete(path)
-                removed += 1
+                removed.append(path)
         return removed
 
     # -- markers and plans --------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -108,11 +108,12 @@ class StageSpec:
 
 def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
            upstream: dict[str, str], started: float, say: Say | None = None,
-           inputs: dict | None = None) -> dict:
+           inputs: dict | None = None, replaced: Collection[str] = ()) -> dict:
     """Write the stage's record, delete files no marker names, refresh manifest and views.
 
     `inputs` are the recorded inputs (fingerprinted when the run started); by default the
-    spec's inputs, fingerprinted now."""
+    spec's inputs, fingerprinted now. `replaced`: the files of the run this one replaces,
+    deleted without a word (the others no marker names are from stopped tasks)."""
     files: dict[str, list[dict]] = {}
     for marker in sorted(markers, key=lambda m: m["shard"]):
         for entry in marker["files"]:
@@ -130,9 +131,11 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
     }
     out.write_record(spec.stage, record)
     committed = [FileEntry.from_json(e) for entries in files.values() for e in entries]
-    removed = out.remove_uncommitted(spec.stage, spec.tables, committed)
-    if removed and say:
-        say(f"{spec.stage}: removed {removed} files no commit names (from stopped tasks)")
+    replaced = set(replaced)
+    stray = [p for p in out.remove_uncommitted(spec.stage, spec.tables, committed)
+             if p not in replaced]
+    if stray and say:
+        say(f"{spec.stage}: removed {len(stray)} files no commit names (from stopped tasks)")
     from longtail.manifest import refresh  # the manifest and views follow every record
 
     refresh(out)
@@ -305,6 +308,7 @@ class WholeStage:
         self.say = say
         self.stats: dict = {}
         self.record: dict | None = None
+        self.replaced: list[str] = []  # files of the run this one replaces
         self.started = time.perf_counter()
         self.lineage = Lineage(out)
         self.upstream = self.lineage.require(self.reads)
@@ -312,6 +316,9 @@ class WholeStage:
 
     def __enter__(self) -> WholeStage:
         self.out.storage.check_writable()
+        previous = self.out.record(self.spec.stage) or {}
+        self.replaced = [f["path"] for files in previous.get("files", {}).values()
+                         for f in files]
         self.out.delete_record(self.spec.stage)
         self.out.delete_marker(self.spec.stage, "all")
         # what is running, so that a run that stops part-way is seen as stopped, not absent
@@ -337,7 +344,7 @@ class WholeStage:
             return
         marker = self.writer.commit_marker(self.stats)
         self.record = finish(self.out, self.spec, [marker], dict(self.stats), self.upstream,
-                             self.started, self.say)
+                             self.started, self.say, replaced=self.replaced)
 
 
 def commit_stage(out: OutputFolder, stage: str, tables: dict[str, Any], *,

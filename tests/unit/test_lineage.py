@@ -66,10 +66,10 @@ class ToyLink:
         return stage.run(shards, self.work, local_executor)
 
 
-def toy_index(out: OutputFolder, parameter: int = 1) -> dict:
+def toy_index(out: OutputFolder, parameter: int = 1, say=lambda m: None) -> dict:
     """A whole stage like `index`: one row per source with its document count."""
     with WholeStage(out, StageSpec("index", ["entities"], {"parameter": parameter}),
-                    reads=["docs"], say=lambda m: None) as run:
+                    reads=["docs"], say=say) as run:
         docs = out.read_table("docs", run.committed_files("docs"))
         counts: dict[str, int] = {}
         for source in docs["source"].to_pylist():
@@ -255,6 +255,27 @@ def test_files_no_marker_names_are_invisible_and_removed(tmp_path, inputs):
     os.remove(os.path.join(out.location, toy.out.committed_files("docs")[2].path))
     ToyLink(out, inputs).run()
     assert len(os.listdir(os.path.join(out.location, "docs"))) == 3
+    assert_manifest_matches_tables(out)
+
+
+def test_a_whole_stage_rerun_replaces_its_files_and_names_only_stray_ones(tmp_path, inputs):
+    """The previous run's files go without a word; a stopped task's file is said."""
+    out = OutputFolder(str(tmp_path / "out"))
+    ToyLink(out, inputs).run()
+    folder = os.path.join(out.location, "entities")
+    said: list[str] = []
+    toy_index(out, say=said.append)
+    first = os.listdir(folder)
+    toy_index(out, say=said.append)
+    assert said == []
+    second = os.listdir(folder)
+    assert len(first) == len(second) == 1 and first != second
+    stray = ShardWriter(out, "index", "all")  # a task that stopped before its commit
+    stray.write("entities", out.read_table("entities", out.committed_files("entities")))
+    assert len(os.listdir(folder)) == 2
+    toy_index(out, say=said.append)
+    assert said == ["index: removed 1 files no commit names (from stopped tasks)"]
+    assert len(os.listdir(folder)) == 1
     assert_manifest_matches_tables(out)
 
 
