@@ -48,8 +48,8 @@ from longtail.analysis.tables import read_table  # noqa: E402
 from longtail.corpus.ids import ROW_BITS  # noqa: E402
 from longtail.indexes.postings import ROW_GROUP_ROWS, in_files, postings  # noqa: E402
 from longtail.linking.annotation import entity_id  # noqa: E402
-from longtail.output import OutputFolder  # noqa: E402
-from longtail.runner import commit_stage  # noqa: E402
+from longtail.output.folder import OutputFolder  # noqa: E402
+from longtail.output.runner import commit_stage  # noqa: E402
 from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS  # noqa: E402
 
 QA_SOURCE = "synthetic"
@@ -449,7 +449,7 @@ def run_paper(out: OutputFolder, times: dict[str, Timed]
 
 def time_duckdb(out: OutputFolder, pair: list[int], runs: int) -> tuple[int, float]:
     """The pair count through the output folder's views: (documents, median warm seconds)."""
-    from longtail.views import connect
+    from longtail.output.views import connect
 
     with connect(out) as con:
         con.execute(PAIR_SQL, pair).fetchall()

@@ -5,7 +5,7 @@ doc_entities (the query the README showed before), at growing corpus sizes.
 
 For each size, bench/count.py's generator writes a synthetic index (Zipf-like entities, 5-30
 per document) with entity_docs and entities in the index stage's layout. Then, on one
-connection made as `longtail query` makes it (`longtail.views.connect`), three pairs are
+connection made as `longtail query` makes it (`longtail.output.views.connect`), three pairs are
 counted: two of the most frequent entities, two of middling frequency, two rare ones. Each
 query runs once to warm the session (Parquet footers are cached), then `--runs` times; the
 median and the slowest are printed, beside the doc_entities scan and the ratio.
@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import count as count_bench  # noqa: E402
 
-from longtail.output import OutputFolder  # noqa: E402
-from longtail.views import connect  # noqa: E402
+from longtail.output.folder import OutputFolder  # noqa: E402
+from longtail.output.views import connect  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "pair_query"
 PAIRS = {"frequent (ranks 3, 10)": (3, 10), "middling (ranks 300, 1,000)": (300, 1_000),

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from longtail.analysis.commands import register  # noqa: E402
 from longtail.linking.annotation import entity_id  # noqa: E402
-from longtail.output import OutputFolder  # noqa: E402
-from longtail.runner import commit_stage  # noqa: E402
+from longtail.output.folder import OutputFolder  # noqa: E402
+from longtail.output.runner import commit_stage  # noqa: E402
 from longtail.schemas.tables import DOC_ENTITIES, DOCS, RELEVANT_DOCS  # noqa: E402
 
 DOCS_IN_CORPUS = 200_000

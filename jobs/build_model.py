@@ -35,10 +35,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord, failures_table
 from longtail.jobs.session import spark_session
 from longtail.linking.statistical import wikistats
 from longtail.linking.statistical.importer import import_wikistats
+from longtail.output.failures import FailureRecord, failures_table
 from longtail.wikipedia import counts, pages
 from longtail.wikipedia.dump import plan_splits
 from longtail.wikipedia.options import BuildOptions, add_build_args, build_options

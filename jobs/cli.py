@@ -52,7 +52,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def _local_model_folder(path: str) -> None:
     from longtail.errors import UsageError
-    from longtail.storage import is_remote
+    from longtail.output.storage import is_remote
 
     if is_remote(path):
         raise UsageError(f"a model is written to a local folder, not {path}; copy the folder "
@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from longtail.console import print_rows
-    from longtail.output import OutputFolder
+    from longtail.output.folder import OutputFolder
     from longtail.query.database import (
         check_export_target,
         check_read_only,

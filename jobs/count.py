@@ -12,26 +12,20 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail import stage_config
-from longtail.indexes.pair_counts import (
-    PairIndex,
-    count_pairs,
-    count_pairs_in_file,
-    doc_ranges_disjoint,
-)
+from longtail.indexes.pair_counts import PairIndex
+from longtail.jobs.count_pairs import count_pair_docs
 from longtail.jobs.errors import job_main
 from longtail.jobs.session import spark_session
-from longtail.jobs.tables import read_files
 from longtail.linking.annotation import entity_id
-from longtail.output import FileEntry, OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import StageSpec, WholeStage, say_on_stderr
 from longtail.progress import stage_line
 from longtail.qa.countries import load_countries
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
-from longtail.runner import StageSpec, WholeStage, say_on_stderr
 from longtail.stage_config import CountConfig
 
 STAGE = "count"
@@ -67,7 +61,7 @@ def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
 
         pair_docs: dict[tuple[int, int], int] = {}
         if len(index):
-            totals = _count_pairs(spark, out, run.committed_files("doc_entities"), index)
+            totals = count_pair_docs(spark, out, run.committed_files("doc_entities"), index)
             pair_docs = {(int(q), int(a)): int(n)
                          for (q, a), n in zip(index.pairs, totals, strict=True) if n}
         steps.lap("count_pairs_on_spark")
@@ -95,35 +89,6 @@ class StepTimer:
         now = time.perf_counter()
         self.seconds[step] = round(now - self._mark, 3)
         self._mark = now
-
-
-def _count_pairs(spark, out: OutputFolder, files: list[FileEntry],
-                 index: PairIndex) -> np.ndarray:
-    """Documents per wanted pair, one task per file when files hold disjoint document ranges
-    (as the index stage writes them), else after grouping the rows by document."""
-    paths = [f.path for f in files]
-    sc = spark.sparkContext
-    sc.setJobDescription(f"count: {len(index):,} entity pairs")
-    shared = sc.broadcast(index)
-    try:
-        if doc_ranges_disjoint(out, paths):
-            return sc.parallelize(paths, len(paths)).map(
-                lambda path: count_pairs_in_file(out, path, shared.value)).treeReduce(np.add)
-
-        def per_partition(batches):
-            batches = list(batches)
-            table = (pa.Table.from_batches(batches).select(_ROWS.names).cast(_ROWS)
-                     if batches else _ROWS.empty_table())
-            counts = count_pairs(table["doc_id"].to_numpy(), table["entity_id"].to_numpy(),
-                                 shared.value)
-            yield pa.RecordBatch.from_pydict({"counts": [counts.tolist()]})
-
-        rows = (read_files(spark, out, "doc_entities", files).select("doc_id", "entity_id")
-                .repartitionByRange("doc_id").mapInArrow(per_partition, "counts array<long>"))
-        return np.sum([np.array(r["counts"], dtype=np.int64) for r in rows.collect()]
-                      or [np.zeros(len(index), dtype=np.int64)], axis=0)
-    finally:
-        shared.destroy()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 

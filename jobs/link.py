@@ -14,9 +14,9 @@ from longtail.jobs.executor import SparkExecutor
 from longtail.jobs.session import spark_session
 from longtail.linking.shard import STAGE, TABLES, link_shard
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import ShardedStage, say_on_stderr
 from longtail.progress import stage_line
-from longtail.runner import ShardedStage, say_on_stderr
 from longtail.stage_config import CorpusConfig
 
 

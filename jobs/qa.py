@@ -9,16 +9,16 @@ import argparse
 from collections import Counter
 
 from longtail import stage_config
-from longtail.failures import FailureRecord
 from longtail.jobs.errors import job_main
 from longtail.jobs.executor import SparkExecutor
 from longtail.jobs.session import spark_session
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.failures import FailureRecord
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import ShardedStage, say_on_stderr
 from longtail.progress import stage_line
 from longtail.qa.linking import READ_SHARD, STAGE, TABLES, link_qa_shard, write_read_failures
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
-from longtail.runner import ShardedStage, say_on_stderr
 from longtail.stage_config import QAConfig
 
 

@@ -20,9 +20,9 @@ from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.jobs.session import spark_session
-from longtail.lineage import Lineage
-from longtail.output import OutputFolder
-from longtail.runner import say_on_stderr
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.runner import say_on_stderr
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 
 

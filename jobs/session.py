@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from longtail.remote import ENDPOINT_VARIABLES
+from longtail.output.remote import ENDPOINT_VARIABLES
 
 
 def spark_session(app_name: str, master: str | None = None, **conf: str) -> SparkSession:

@@ -3,7 +3,7 @@ storage layer inside tasks.
 
 Spark's own Parquet reader and writer go through Hadoop's filesystems (`s3a://` needs
 hadoop-aws), and its writer commits by renaming. Here tasks read and write the files with
-pyarrow through `longtail.storage`, so any filesystem the storage layer reaches works on any
+pyarrow through `longtail.output.storage`, so any filesystem the storage layer reaches works on any
 Spark, and a file becomes part of a table only when the driver commits it (a task attempt that
 is killed, or a speculative duplicate, writes files no marker names).
 """
@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
-from longtail.output import FileEntry, OutputFolder
-from longtail.runner import ShardWriter
+from longtail.output.folder import FileEntry, OutputFolder
+from longtail.output.runner import ShardWriter
 from longtail.schemas import ALL_TABLES
 
 READ_BATCH_ROWS = 65_536

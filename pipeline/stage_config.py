@@ -14,8 +14,8 @@ from typing import Any
 
 from longtail.errors import UsageError
 from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
+from longtail.output.runner import StageSpec
 from longtail.qa.readers import FORMATS as QA_FORMATS
-from longtail.runner import StageSpec
 
 
 def option(default: Any, *flags: str, help: str, **argparse_options: Any):

@@ -24,7 +24,7 @@ import pyarrow as pa
 from longtail.analysis.bins import UNCOUNTED, ZERO, count_bin
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.schemas.analysis import ACCURACY, ACCURACY_QUESTIONS, ACCURACY_SUMMARY
 
 NORMALISATIONS = ("squad", "triviaqa")

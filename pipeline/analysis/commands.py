@@ -14,7 +14,7 @@ import importlib
 from longtail.analysis.tables import analysis_stage, output_folder
 from longtail.console import print_rows
 from longtail.errors import UsageError
-from longtail.lineage import Lineage
+from longtail.output.lineage import Lineage
 
 
 def _percent(value: float | None) -> str:

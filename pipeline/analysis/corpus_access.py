@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from longtail.corpus.ids import ROW_BITS
-from longtail.output import OutputFolder
-from longtail.views import connect
+from longtail.output.folder import OutputFolder
+from longtail.output.views import connect
 
 _ROW_MASK = (1 << ROW_BITS) - 1
 

@@ -28,9 +28,9 @@ from longtail.corpus import FilteredFile, write_filtered
 from longtail.corpus.inputs import HF_STATE_FILE
 from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.views import connect
 from longtail.schemas.analysis import COUNTERFACTUAL_QUESTIONS, COUNTERFACTUAL_REMOVED
-from longtail.views import connect
 
 HF_INFO_FILE = "dataset_info.json"
 

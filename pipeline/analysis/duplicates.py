@@ -31,7 +31,7 @@ from longtail.analysis.tables import read_table, require
 from longtail.corpus import Document
 from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.schemas.analysis import DUPLICATES, RELEVANT_DOCS_UNIQUE
 from longtail.schemas.tables import STATUS_COUNTED, STATUS_ZERO
 

@@ -23,7 +23,7 @@ from longtail.analysis.corpus_access import CorpusOrder
 from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.schemas.analysis import EXPOSURE
 
 

@@ -26,11 +26,11 @@ import pyarrow.compute as pc
 from longtail.analysis.tables import read_table, require
 from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.storage import atomic_path
+from longtail.output.views import connect
 from longtail.schemas.analysis import LONGTAIL_SET
 from longtail.schemas.tables import STATUS_COUNTED, STATUS_ZERO
-from longtail.storage import atomic_path
-from longtail.views import connect
 
 MIX_KINDS = ("random", "generic")
 _LETTERS = re.compile(r"[^\W\d_]+")

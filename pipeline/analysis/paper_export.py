@@ -21,10 +21,10 @@ from longtail.analysis.paper_formats import IMPORT_STAGE, marker_key, render_ent
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.linking.spotlight.wire import Utf16Offsets
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.storage import atomic_path
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair
-from longtail.storage import atomic_path
 
 INT32_MAX = np.iinfo(np.int32).max
 _SAVEZ_RESERVED = {"file", "allow_pickle"}

@@ -25,15 +25,15 @@ from longtail.analysis.paper_formats import (
     parse_entity,
 )
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord, failures_table
 from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
 from longtail.indexes.postings import in_files as postings_in_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spotlight.wire import Utf16Offsets
-from longtail.output import OutputFolder
+from longtail.output.failures import FailureRecord, failures_table
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import StageSpec, WholeStage
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
-from longtail.runner import StageSpec, WholeStage
 from longtail.schemas.tables import (
     DOC_ENTITIES,
     DOCS,

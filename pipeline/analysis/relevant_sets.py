@@ -11,9 +11,9 @@ import pyarrow.compute as pc
 
 from longtail.analysis.tables import read_table, require
 from longtail.linking.annotation import entity_id
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.views import connect
 from longtail.schemas.tables import STATUS_COUNTED
-from longtail.views import connect
 
 _COLUMNS = ["question_id", "row", "question", "answers", "q_uri", "a_uri", "relevant_docs",
             "status"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from longtail.lineage import Lineage
-from longtail.output import OutputFolder
-from longtail.runner import StageSpec, WholeStage
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.runner import StageSpec, WholeStage
 
 
 def output_folder(out_root: str | Path) -> OutputFolder:

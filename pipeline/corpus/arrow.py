@@ -16,8 +16,8 @@ from longtail.corpus.filtered import FilteredFile, replace_when_done
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields, batch_items, unreadable_failure
-from longtail.failures import FailureRecord
-from longtail.storage import is_remote, open_source
+from longtail.output.failures import FailureRecord
+from longtail.output.storage import is_remote, open_source
 
 READ_ERRORS = (pa.ArrowException, OSError)
 _FILE_MAGIC = b"ARROW1"

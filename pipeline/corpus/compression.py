@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from longtail.storage import open_source
+from longtail.output.storage import open_source
 
 CHUNK_BYTES = 1 << 20
 _ZSTD_INPUT_BYTES = 1 << 17

@@ -10,7 +10,7 @@ from longtail.corpus import arrow, jsonl, parquet, text
 from longtail.corpus.filtered import FilteredFile
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 
 _READERS: dict[str, ModuleType] = {
     "jsonl": jsonl,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from longtail.corpus.ids import MAX_FILES
 from longtail.errors import UsageError
-from longtail.storage import (
+from longtail.output.storage import (
     file_identity,
     glob_locations,
     is_remote,

@@ -30,7 +30,7 @@ from longtail.corpus.records import (
     row_failure,
     unreadable_failure,
 )
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 
 _BOM = b"\xef\xbb\xbf"
 _SNIPPET_CHARS = 40

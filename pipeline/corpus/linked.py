@@ -15,8 +15,8 @@ from longtail.corpus.ids import split_doc_id
 from longtail.corpus.inputs import HF_STATE_FILE, CorpusFile, format_from_name
 from longtail.corpus.records import Document, RecordFields
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
-from longtail.storage import location_kind
+from longtail.output.folder import OutputFolder
+from longtail.output.storage import location_kind
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from longtail.corpus.filtered import FilteredFile, replace_when_done
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields, batch_items, unreadable_failure
-from longtail.failures import FailureRecord
-from longtail.storage import open_source
+from longtail.output.failures import FailureRecord
+from longtail.output.storage import open_source
 
 BATCH_ROWS = 1024
 READ_ERRORS = (pa.ArrowException, OSError)

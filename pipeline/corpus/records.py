@@ -25,7 +25,7 @@ import pyarrow as pa
 from longtail.corpus.ids import make_doc_id
 from longtail.corpus.inputs import CorpusFile
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 
 READ_STAGE = "read"
 INVALID_JSON = "invalid_json"

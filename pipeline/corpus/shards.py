@@ -14,7 +14,7 @@ from longtail.corpus.formats import count_rows, read_rows
 from longtail.corpus.inputs import CorpusFile
 from longtail.corpus.records import Document, RecordFields
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 
 
 @dataclass(frozen=True, slots=True)

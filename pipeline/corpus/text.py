@@ -20,8 +20,8 @@ from longtail.corpus.records import (
     row_failure,
     unreadable_failure,
 )
-from longtail.failures import FailureRecord
-from longtail.storage import open_source
+from longtail.output.failures import FailureRecord
+from longtail.output.storage import open_source
 
 _BOM = b"\xef\xbb\xbf"
 

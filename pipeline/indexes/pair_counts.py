@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 
 MAX_CROSSINGS = 4_000_000  # crossings expanded at once; bounds a task's memory
 # One-hash Bloom filters in front of the sorted lookups: most rows of doc_entities are not

@@ -3,8 +3,8 @@
 The rows of doc_entities sorted by (entity_id, doc_id) and written in small row groups: a
 reader looking for one entity reads the min/max statistics of the row groups and then only
 the few groups whose range holds it. Two entities' documents are then two short sorted lists,
-and `pair_docs('Paris', 'France')` in DuckDB (see `longtail.views`) joins them in milliseconds
-instead of scanning every row of doc_entities.
+and `pair_docs('Paris', 'France')` in DuckDB (see `longtail.output.views`) joins them in
+milliseconds instead of scanning every row of doc_entities.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from longtail.errors import UsageError
-from longtail.storage import Storage
+from longtail.output.storage import Storage
 
 COMPLETE = ".complete.json"
 CHUNK_BYTES = 8 << 20

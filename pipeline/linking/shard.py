@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from longtail.corpus import Document, Shard, read_shard
-from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation, entity_id
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
-from longtail.runner import ShardWriter
+from longtail.output.failures import FailureRecord, failures_table
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import ShardWriter
 from longtail.schemas.tables import DOCS, ENTITY_URIS, MENTIONS
 
 STAGE = "link"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from longtail.errors import UsageError
 from longtail.linking.annotation import SPOTLIGHT_CONFIDENCE, SPOTLIGHT_SUPPORT, Linker
-from longtail.storage import Storage, is_remote
+from longtail.output.storage import Storage, is_remote
 
 KANDPAL_CONFIDENCE = 0.4
 KANDPAL_SUPPORT = 20

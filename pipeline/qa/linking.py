@@ -12,13 +12,13 @@ from collections import Counter
 
 import pyarrow as pa
 
-from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import Annotation
 from longtail.linking.shard import EntityUris
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.failures import FailureRecord, failures_table
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import ShardWriter
 from longtail.qa.readers import QAPair
-from longtail.runner import ShardWriter
 from longtail.schemas.tables import QA_ENTITIES, QA_QUESTIONS
 
 STAGE = "qa"

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
-from longtail.storage import (
+from longtail.output.failures import FailureRecord
+from longtail.output.storage import (
     file_identity,
     glob_locations,
     join_location,

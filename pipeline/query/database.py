@@ -1,7 +1,7 @@
 """`longtail query`: one read-only statement over an output folder's views, and its export.
 
 Only SELECT and EXPLAIN run (`check_read_only`); the connection cannot reach files outside
-OUT nor change its own settings (`longtail.views.connect`). Results go to a file through
+OUT nor change its own settings (`longtail.output.views.connect`). Results go to a file through
 `export_result`, never through SQL, and never into OUT.
 """
 
@@ -15,10 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from longtail.errors import UsageError
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.storage import atomic_path
+from longtail.output.views import MACROS, connect, query_error
 from longtail.schemas import ALL_TABLES
-from longtail.storage import atomic_path
-from longtail.views import MACROS, connect, query_error
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 EXPORT_FORMATS = (".csv", ".parquet", ".jsonl")

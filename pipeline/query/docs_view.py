@@ -10,8 +10,8 @@ import duckdb
 from longtail.corpus.linked import LinkedCorpus
 from longtail.errors import UsageError
 from longtail.linking.annotation import entity_id
-from longtail.output import OutputFolder
-from longtail.views import connect, query_error
+from longtail.output.folder import OutputFolder
+from longtail.output.views import connect, query_error
 
 SNIPPET_CHARS = 120
 READS = ["relevant_docs", "doc_entities", "docs", "mentions"]

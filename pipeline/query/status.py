@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from longtail.console import console
-from longtail.lineage import Lineage
-from longtail.output import MARKERS, OutputFolder
+from longtail.output.folder import MARKERS, OutputFolder
+from longtail.output.lineage import Lineage
 
 # The order stages run in; others (analyses) follow in name order.
 ORDER = ["link", "qa", "import", "index", "count"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.packaging import wheel_requirements
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_QA_DESIGN
 from longtail.schemas.tables import STATUS_COUNTED, TABLES

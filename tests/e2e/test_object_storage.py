@@ -16,9 +16,9 @@ import time
 import pyarrow as pa
 import pytest
 
-from longtail.lineage import Lineage
-from longtail.output import OutputFolder
-from longtail.runner import ShardedStage, ShardWriter, StageSpec, local_executor
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.runner import ShardedStage, ShardWriter, StageSpec, local_executor
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import DOCS
 from tests.e2e.conftest import LONGTAIL

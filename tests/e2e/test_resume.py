@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from longtail.analysis.tables import read_table
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.sample import SAMPLE_CORPUS
 from tests.processes import kill_process_tree
 from tests.servers.fake_spotlight import Faults, SpotlightProcess

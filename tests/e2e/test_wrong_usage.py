@@ -15,8 +15,8 @@ import pytest
 
 from longtail.jobs.cli import main
 from longtail.linking.statistical import import_wikistats
-from longtail.output import OutputFolder
-from longtail.runner import commit_stage
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import commit_stage
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from tests.e2e.conftest import LONGTAIL, longtail
 

@@ -22,12 +22,12 @@ from longtail.jobs.index import run_index
 from longtail.jobs.link import run_link
 from longtail.jobs.qa import run_qa
 from longtail.jobs.run import run_all
-from longtail.lineage import Lineage
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.views import connect
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
-from longtail.views import connect
 from tests.e2e.conftest import longtail
 
 pytestmark = pytest.mark.spark

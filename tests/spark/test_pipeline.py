@@ -19,9 +19,9 @@ from longtail.jobs.qa import run_qa
 from longtail.jobs.tables import read_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spec import LinkerSpec
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import commit_stage
 from longtail.qa.countries import load_countries
-from longtail.runner import commit_stage
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import PIPELINE_TABLES
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
@@ -214,7 +214,7 @@ def test_count_is_the_same_when_files_split_documents(spark, sample_out, tmp_pat
 
 def test_entity_docs_are_doc_entities_by_entity_and_pair_docs_counts_like_the_heuristic(
         sample_out):
-    from longtail.views import connect
+    from longtail.output.views import connect
 
     out = OutputFolder(str(sample_out))
     postings = out.read_table("entity_docs", out.committed_files("entity_docs"))

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from longtail.errors import UsageError
-from longtail.lineage import input_fingerprints
+from longtail.output.lineage import input_fingerprints
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import RELEVANT, B, build_out, doc_id
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from longtail.analysis.tables import read_table
-from longtail.failures import FailureRecord, failures_table
 from longtail.linking.annotation import entity_id
-from longtail.output import OutputFolder
+from longtail.output.failures import FailureRecord, failures_table
+from longtail.output.folder import OutputFolder
+from longtail.output.runner import commit_stage
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
-from longtail.runner import commit_stage
 from longtail.schemas.tables import (
     DOC_ENTITIES,
     DOCS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from longtail.analysis.tables import read_table
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
 from longtail.schemas.tables import (
     STATUS_COUNTED,

@@ -25,7 +25,7 @@ from longtail.corpus import (
     write_filtered,
 )
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 from tests.conftest import shared_path
 
 # --- fixture builders ---------------------------------------------------------------------

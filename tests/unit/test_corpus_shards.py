@@ -28,7 +28,7 @@ from longtail.corpus import (
 from longtail.corpus import compression as corpus_compression
 from longtail.corpus.ids import MAX_FILES, MAX_ROWS_PER_FILE
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 from tests.conftest import PROJECT_ROOT, shared_path
 
 

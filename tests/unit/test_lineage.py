@@ -15,9 +15,9 @@ import pyarrow as pa
 import pytest
 
 from longtail.errors import UsageError
-from longtail.lineage import Lineage
-from longtail.output import OutputFolder
-from longtail.runner import (
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.runner import (
     ShardedStage,
     ShardWriter,
     StageSpec,
@@ -26,8 +26,8 @@ from longtail.runner import (
     local_executor,
     sum_stats,
 )
+from longtail.output.views import connect
 from longtail.schemas.tables import DOCS
-from longtail.views import connect
 
 
 def docs_rows(path: str, file_index: int) -> pa.Table:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from longtail.errors import UsageError
-from longtail.failures import FailureRecord
+from longtail.output.failures import FailureRecord
 from longtail.qa.readers import QAPair, read_qa
 from tests.conftest import shared_path
 

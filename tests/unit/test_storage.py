@@ -9,8 +9,8 @@ import pytest
 
 from longtail.corpus import resolve_inputs
 from longtail.errors import UsageError
-from longtail.remote import redact
-from longtail.storage import Storage, glob_locations, is_remote, location_kind, walk
+from longtail.output.remote import redact
+from longtail.output.storage import Storage, glob_locations, is_remote, location_kind, walk
 
 
 def test_local_storage_writes_atomically_lists_and_deletes(tmp_path):

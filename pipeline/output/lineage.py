@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from longtail.errors import UsageError
 from longtail.linking.spec import model_id
-from longtail.output import FileEntry, OutputFolder
-from longtail.storage import FileStat, Storage
+from longtail.output.folder import FileEntry, OutputFolder
+from longtail.output.storage import FileStat, Storage
 
 # The stages that write each pipeline table, the usual one first ("run ... first" messages).
 WRITERS: dict[str, tuple[str, ...]] = {

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from longtail.errors import UsageError
-from longtail.lineage import Lineage, input_change, input_fingerprints, run_id
-from longtail.output import FileEntry, OutputFolder, new_commit_id
+from longtail.output.folder import FileEntry, OutputFolder, new_commit_id
+from longtail.output.lineage import Lineage, input_change, input_fingerprints, run_id
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -136,7 +136,7 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
              if p not in replaced]
     if stray and say:
         say(f"{spec.stage}: removed {len(stray)} files no commit names (from stopped tasks)")
-    from longtail.manifest import refresh  # the manifest and views follow every record
+    from longtail.output.manifest import refresh  # the manifest and views follow every record
 
     refresh(out)
     if not out.storage.local and say:

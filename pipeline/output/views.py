@@ -2,7 +2,7 @@
 
 `OUT/longtail.duckdb` holds the views with paths relative to OUT, so the folder can be moved
 and `cd OUT && duckdb longtail.duckdb` works; it is rewritten whenever a stage finishes. A
-table that is stale when it is written (see `longtail.lineage`) gets a view that raises its
+table that is stale when it is written (see `longtail.output.lineage`) gets a view that raises its
 one-line reason instead of answering.
 
 `longtail query`, `longtail docs` and the analyses do not trust that file: they `connect()`
@@ -20,10 +20,10 @@ import duckdb
 import pyarrow as pa
 
 from longtail.errors import UsageError
-from longtail.lineage import Lineage
-from longtail.output import FileEntry, OutputFolder
+from longtail.output.folder import FileEntry, OutputFolder
+from longtail.output.lineage import Lineage
+from longtail.output.storage import atomic_path
 from longtail.schemas import ALL_TABLES
-from longtail.storage import atomic_path
 
 DATABASE = "longtail.duckdb"
 

@@ -8,7 +8,7 @@ Spark task rebuilds the same filesystem on the executor.
 Writes of whole small files (markers, records, the manifest) are atomic on a local disk (a
 temporary name, then a rename) and single PUTs on object stores, which are atomic there.
 Table files are never renamed: they get unique names and become visible to readers only through
-the completion marker that names them (see `longtail.output`).
+the completion marker that names them (see `longtail.output.folder`).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Storage:
         self._fs: pafs.FileSystem | None = None
         self.endpoint: str | None = None
         if is_remote(self.location):
-            from longtail.remote import remote_filesystem, s3_endpoint
+            from longtail.output.remote import remote_filesystem, s3_endpoint
 
             # the endpoint travels with the storage to Spark tasks (credentials never do)
             self.endpoint = endpoint or s3_endpoint()
@@ -98,7 +98,7 @@ class Storage:
         """The storage of a file's folder and the file's name in it (one storage per folder,
         reused)."""
         if is_remote(location):
-            from longtail.remote import s3_endpoint
+            from longtail.output.remote import s3_endpoint
 
             folder, _, name = location.rstrip("/").rpartition("/")
             return _folder_storage(folder, s3_endpoint()), name
@@ -136,7 +136,7 @@ class Storage:
         """`relative` as a user would write it: a local path, or the full URI."""
         if self.local:
             return os.path.join(self.location, relative) if relative else self.location
-        from longtail.remote import redact
+        from longtail.output.remote import redact
 
         return redact(self.location.rstrip("/")) + ("/" + relative if relative else "")
 
@@ -246,7 +246,7 @@ class Storage:
         if self.local:
             reason = err.strerror or str(err).splitlines()[0]
             return UsageError(f"{doing} {self.display()}: {reason}")
-        from longtail.remote import storage_error
+        from longtail.output.remote import storage_error
 
         return storage_error(self.location, err)
 

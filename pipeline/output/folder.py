@@ -1,10 +1,10 @@
 """The output folder: tables as Parquet files, commit markers, stage records, the manifest.
 
-Layout of OUT (a local folder or an object-store prefix, through `longtail.storage`):
+Layout of OUT (a local folder or an object-store prefix, through `longtail.output.storage`):
     <table>/part-<stage>-<shard>-<commit>.parquet   table files, never renamed once written
     _markers/<stage>/<shard>.done    commit marker of a shard: the files it committed
     _markers/<stage>/_plan.json      parameters and input fingerprints of the stage's run
-    _stages/<stage>.json             record of the stage's last finished run (`longtail.lineage`)
+    _stages/<stage>.json             record of the stage's last finished run (see lineage)
     manifest.json                    every stage's record without file lists, and row counts
     longtail.duckdb                  one view per table over the committed files
 
@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from longtail.output.storage import TMP_PREFIX, FileStat, Storage
 from longtail.schemas import ALL_TABLES
-from longtail.storage import TMP_PREFIX, FileStat, Storage
 
 MARKERS = "_markers"
 RECORDS = "_stages"

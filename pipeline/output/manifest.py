@@ -1,6 +1,6 @@
 """OUT/manifest.json: every finished stage's record (without its file lists) and row counts.
 
-The stage records under OUT/_stages/ are the source of truth (see `longtail.lineage`); the
+The stage records under OUT/_stages/ are the source of truth (see `longtail.output.lineage`); the
 manifest gathers them in one file for people and scripts, and is rewritten with the DuckDB
 views whenever a stage finishes.
 """
@@ -12,8 +12,8 @@ import time
 from importlib import metadata
 
 from longtail import __version__
-from longtail.lineage import Lineage
-from longtail.output import OutputFolder
+from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
 from longtail.schemas import ALL_TABLES
 
 _VERSIONED = ("pyarrow", "pyspark", "duckdb", "spacy", "requests", "pyahocorasick")
@@ -50,7 +50,7 @@ def manifest_from_records(records: dict[str, dict]) -> dict:
 
 def refresh(out: OutputFolder) -> dict:
     """Rewrite OUT/manifest.json and OUT/longtail.duckdb from the stage records."""
-    from longtail.views import build_database
+    from longtail.output.views import build_database
 
     lineage = Lineage(out)
     manifest = manifest_from_records(lineage.records)
