@@ -244,9 +244,6 @@ def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: in
     questions, entities, kinds = qa_tables(n_questions, all_ids, n_entities, doc_offsets,
                                            doc_ranks, seed)
     doc_freq = np.bincount(doc_ranks, minlength=n_entities)
-    for stage in ("index", "qa", "count"):
-        out.clear_stage(stage, ["doc_entities", "entities", "qa_questions", "qa_entities",
-                                "entity_uris", "relevant_docs"])
     # The tables the index and qa stages would have written, committed as those stages.
     # entity_docs and entities in the index stage's layout (by entity; by URI)
     entity_docs = in_files(postings(pa.concat_tables(parts)))
@@ -257,7 +254,7 @@ def generate(out_root: str | Path, n_docs: int, n_questions: int, n_entities: in
         row_groups={"entity_docs": ROW_GROUP_ROWS, "entities": ROW_GROUP_ROWS})
     commit_stage(out, "qa", {"qa_questions": questions, "qa_entities": entities,
                              "entity_uris": uris})
-    parquet = sum(f["bytes"] for f in index["files"]["doc_entities"])
+    parquet = sum(f.bytes for f in index.files["doc_entities"])
     return (f"{n_docs:,} documents, {len(doc_ranks):,} doc_entities rows "
             f"({parquet / 2**20:,.0f} MiB Parquet), {np.count_nonzero(doc_freq):,} of "
             f"{len(all_ids):,} entities in the corpus, the most frequent in {doc_freq.max():,} "
@@ -414,7 +411,7 @@ def count_buckets(values: list[int | None]) -> str:
 def run_ours(out: OutputFolder, master: str, conf: dict[str, str], times: dict[str, Timed]
              ) -> dict:
     """Time `run_count` on a fresh local session; returns its stats with peaks and Spark jobs."""
-    from longtail.jobs.count import run_count
+    from longtail.output.context import run_stage
     from longtail.jobs.session import spark_session
     from longtail.stage_config import CountConfig
 
@@ -423,7 +420,7 @@ def run_ours(out: OutputFolder, master: str, conf: dict[str, str], times: dict[s
         spark = spark_session("longtail count bench", master, **conf)
     jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     with timed(times, f"ours: run_count on {master} (CPU: driver + JVM)", jvm):
-        stats = run_count(spark, CountConfig(), out)
+        stats = run_stage("count", CountConfig(), out, spark=spark).stats
     stats.update(jvm_peak=peak_rss(jvm), driver_peak=peak_rss(), load=os.getloadavg()[0],
                  jobs=spark_jobs(spark))
     spark.stop()

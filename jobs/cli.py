@@ -1,6 +1,8 @@
-"""The `longtail` command.
+"""The `longtail` command: one subcommand per registered stage, plus the commands around them.
 
-Stages that need Spark import it only when they run, so `longtail annotate`, `query` and `docs`
+Stage subcommands, their flags and `longtail run` come from the stage registry
+(`longtail.stages`). The same parser serves spark-submit (`jobs/submit.py`). Stages that need
+Spark start it only when they run, so `longtail annotate`, `query`, `status` and wrong usage
 work without it.
 """
 
@@ -10,12 +12,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from longtail import __version__, stage_config
+from longtail import __version__, stage_config, stages
 from longtail.analysis.commands import register as register_analysis
 from longtail.jobs.errors import run_guarded
 from longtail.packaging import register as register_packaging
 from longtail.serve import register as register_serve
-from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from longtail.wikipedia.options import add_build_args, add_pruning_args
 
 EPILOG = """\
@@ -25,12 +26,44 @@ typical run:
   longtail query OUT "SELECT status, count(*) FROM relevant_docs GROUP BY status"
   longtail docs OUT <question_id>
 """
+GROUPS = {"analyze": "analyses of the counts against model results",
+          "export": "write counts in other formats",
+          "import": "read counts from other formats",
+          "model": "build, import or fetch the embedded linker's model"}
+OUT_HELP = "output folder of a longtail run"
 
 
 def _spark(args: argparse.Namespace, name: str):
     from longtail.jobs.session import LazySession
 
-    return LazySession(f"longtail {name}", args.master)
+    return LazySession(f"longtail {name}", getattr(args, "master", None))
+
+
+def _linker(stage: stages.Stage, args: argparse.Namespace):
+    return stage_config.linker_spec(args) if stage.linker else None
+
+
+def cmd_stage(stage: stages.Stage, args: argparse.Namespace) -> int:
+    from longtail.output.context import Planned, run_stages
+    from longtail.output.folder import OutputFolder
+
+    config = stage_config.from_args(stage.config, args)
+    out = OutputFolder(args.out_dir if stage.out_positional else args.out)
+    run_stages([Planned(stage, config, _linker(stage, args))], out,
+               spark=_spark(args, stage.name) if stage.spark else None,
+               overwrite=getattr(args, "overwrite", False), require_reads=True)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from longtail.output.context import Planned, run_stages
+    from longtail.output.folder import OutputFolder
+
+    planned = [Planned(stage, stage_config.from_args(stage.config, args), _linker(stage, args))
+               for stage in stages.run_order()]
+    run_stages(planned, OutputFolder(args.out), spark=_spark(args, "run"),
+               overwrite=args.overwrite, skip_up_to_date=True)
+    return 0
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -39,7 +72,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if args.spotlight and args.text is None and len(args.spotlight) > 1 \
             and not args.spotlight[-1].startswith(("http://", "https://")):
         args.text = args.spotlight.pop()  # `--spotlight URL... TEXT`: the list took the text
-    text = args.text if args.text is not None else sys.stdin.read().removesuffix("\n")
+    text = args.text if args.text is not None else _stdin_text()
     linker = stage_config.linker_spec(args).build()
     try:
         annotations = linker.annotate(text)
@@ -48,6 +81,17 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     print(render_annotate_json(text, annotations, confidence=args.confidence,
                                support=args.support, types="", sparql="", policy="whitelist"))
     return 0
+
+
+def _stdin_text() -> str:
+    from longtail.errors import UsageError
+
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").removesuffix("\n")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"standard input is not UTF-8 text (byte {err.start}: "
+                         f"{data[err.start:err.start + 1]!r})") from None
 
 
 def _local_model_folder(path: str) -> None:
@@ -87,56 +131,6 @@ def cmd_model_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_link(args: argparse.Namespace) -> int:
-    from longtail.corpus import resolve_inputs
-    from longtail.jobs.link import run_link
-
-    config = stage_config.from_args(CorpusConfig, args)
-    resolve_inputs(config.corpus, config.corpus_format)  # wrong paths stop before Spark starts
-    spec = stage_config.linker_spec(args)
-    run_link(_spark(args, "link"), config, spec, args.out, overwrite=args.overwrite)
-    return 0
-
-
-def cmd_index(args: argparse.Namespace) -> int:
-    from longtail.jobs.index import run_index
-
-    run_index(_spark(args, "index"), stage_config.from_args(IndexConfig, args), args.out)
-    return 0
-
-
-def cmd_qa(args: argparse.Namespace) -> int:
-    from longtail.jobs.qa import run_qa
-    from longtail.qa.readers import resolve_qa_paths
-
-    config = stage_config.from_args(QAConfig, args)
-    resolve_qa_paths(config.qa)
-    spec = stage_config.linker_spec(args)
-    run_qa(_spark(args, "qa"), config, spec, args.out, overwrite=args.overwrite)
-    return 0
-
-
-def cmd_count(args: argparse.Namespace) -> int:
-    from longtail.jobs.count import run_count
-
-    run_count(_spark(args, "count"), stage_config.from_args(CountConfig, args), args.out)
-    return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from longtail.corpus import resolve_inputs
-    from longtail.jobs.run import run_all
-    from longtail.qa.readers import resolve_qa_paths
-
-    for config_class in (CorpusConfig, QAConfig, IndexConfig, CountConfig):
-        stage_config.from_args(config_class, args)  # bad values stop before Spark starts
-    resolve_inputs(args.corpus, args.corpus_format)
-    resolve_qa_paths(args.qa)
-    stage_config.linker_spec(args)
-    run_all(_spark(args, "run"), args)
-    return 0
-
-
 def cmd_query(args: argparse.Namespace) -> int:
     from longtail.console import print_rows
     from longtail.output.folder import OutputFolder
@@ -165,7 +159,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from longtail.query.status import print_status
 
-    return print_status(args.out_dir)
+    return print_status(args.out_dir, verify_checksums=args.verify, relocations=args.relocate)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -202,6 +196,34 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def add_stage_flags(parser: argparse.ArgumentParser, stage: stages.Stage) -> None:
+    """A stage's flags: its config's, the linker's, where OUT is, and how to run it."""
+    if stage.out_positional:
+        parser.add_argument("out_dir", metavar="OUT", help=OUT_HELP)
+    stage_config.add_flags(parser.add_argument_group(stage.name), stage.config)
+    if stage.linker:
+        stage_config.add_linker_flags(parser)
+    if stage.out_positional:
+        stage_config.add_storage(parser)
+    else:
+        stage_config.add_out(parser)
+    if stage.resumable or stage.replaces:
+        stage_config.add_overwrite(parser)
+    if stage.spark:
+        stage_config.add_master(parser)
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """`longtail run`: every flag of the stages it runs, spelled as in their own commands."""
+    ordered = stages.run_order()
+    for stage in ordered:
+        stage_config.add_flags(parser.add_argument_group(stage.name), stage.config)
+    stage_config.add_linker_flags(parser)
+    stage_config.add_out(parser)
+    stage_config.add_overwrite(parser)
+    stage_config.add_master(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="longtail",
@@ -209,23 +231,38 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"longtail {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
 
-    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int],
-                parent: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, help=help_text, description=help_text)
+    def group(name: str) -> argparse._SubParsersAction:
+        if name not in groups:
+            p = sub.add_parser(name, help=GROUPS[name], description=GROUPS[name])
+            groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="ACTION",
+                                            required=True)
+        return groups[name]
+
+    def command(words: Sequence[str], help_text: str, handler: Callable[..., int],
+                description: str | None = None) -> argparse.ArgumentParser:
+        parent = group(words[0]) if len(words) > 1 else sub
+        p = parent.add_parser(words[-1], help=help_text, description=description or help_text,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
-    p = command("annotate", "link one text and print Spotlight's /rest/annotate JSON", cmd_annotate)
+    for stage in stages.STAGES.values():
+        add_stage_flags(command(stage.command, stage.help,
+                                lambda args, stage=stage: cmd_stage(stage, args),
+                                stage.description), stage)
+    add_run_flags(command(["run"], "run " + ", ".join(s.name for s in stages.run_order())
+                          + " in one go, each only when needed", cmd_run))
+
+    p = command(["annotate"], "link one text and print Spotlight's /rest/annotate JSON",
+                cmd_annotate)
     p.add_argument("text", nargs="?", metavar="TEXT", help="text to link (default: stdin)")
     stage_config.add_linker_flags(p)
     stage_config.add_storage(p)
 
-    model = sub.add_parser("model", help="build or import the embedded linker's model",
-                           description="build or import the embedded linker's model")
-    model_sub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    p = command("import", "compile Spotlight wikistats files into a model folder",
-                cmd_model_import, model_sub)
+    p = command(["model", "import"], "compile Spotlight wikistats files into a model folder",
+                cmd_model_import)
     p.add_argument("--wikistats", required=True, metavar="DIR",
                    help="folder with uriCounts, pairCounts, sfAndTotalCounts, tokenCounts "
                         "(plain or .bz2)")
@@ -234,22 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optional `URI<TAB>type,type` file giving entities their @types")
     add_pruning_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty MODEL")
-    p = command("build", "build a model from Wikipedia XML dumps with Spark, as Spotlight does",
-                cmd_model_build, model_sub)
+    p = command(["model", "build"], "build a model from Wikipedia XML dumps with Spark, as "
+                "Spotlight does", cmd_model_build)
     add_build_args(p)
     stage_config.add_master(p)
 
-    stage_config.add_link_args(command(
-        "link", "entity-link a corpus: writes docs, mentions, entity_uris, failures", cmd_link))
-    stage_config.add_index_args(command(
-        "index", "build entities, doc_entities and cooccurrence from mentions", cmd_index))
-    stage_config.add_qa_args(command(
-        "qa", "entity-link a QA dataset: writes qa_questions, qa_entities", cmd_qa))
-    stage_config.add_count_args(command(
-        "count", "count relevant documents per question: writes relevant_docs", cmd_count))
-    stage_config.add_run_args(command("run", "link, index, qa and count in one go", cmd_run))
-
-    p = command("query", "run one read-only SQL statement on an output folder's tables and "
+    p = command(["query"], "run one read-only SQL statement on an output folder's tables and "
                 "print the result (or write it with --output)", cmd_query)
     p.add_argument("out_dir", metavar="OUT")
     p.add_argument("sql", metavar="SQL", help="one SELECT (or EXPLAIN) statement; statements "
@@ -262,10 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-stale", action="store_true",
                    help="answer from tables that are stale (see `longtail status`) instead of "
                         "refusing")
-
     stage_config.add_storage(p)
 
-    p = command("docs", "show the questions with an id, their winning entity pairs and their "
+    p = command(["docs"], "show the questions with an id, their winning entity pairs and their "
                 "relevant documents", cmd_docs)
     p.add_argument("out_dir", metavar="OUT")
     p.add_argument("question_id", metavar="QUESTION_ID")
@@ -273,16 +299,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="documents to show per question (default 10)")
     stage_config.add_storage(p)
 
-    p = command("status", "show each stage of an output folder: parameters, row counts, when "
+    p = command(["status"], "show each stage of an output folder: parameters, row counts, when "
                 "it ran, and whether it is fresh or stale (and why)", cmd_status)
     p.add_argument("out_dir", metavar="OUT")
+    p.add_argument("--verify", action="store_true",
+                   help="also check the content checksum of every committed file and of the "
+                        "model files the stages used; exits 1 naming each damaged file")
+    p.add_argument("--relocate", action="append", default=[], metavar="OLD=NEW",
+                   help="inputs recorded under OLD are now under NEW (a moved corpus, QA file "
+                        "or model); recorded in the stages' records; may be repeated")
     stage_config.add_storage(p)
 
-    register_analysis(sub)
+    register_analysis(group)
     register_packaging(sub)
     register_serve(sub)
 
-    p = command("demo", "run every stage on the bundled sample with local Spark", cmd_demo)
+    p = command(["demo"], "run every stage on the bundled sample with local Spark", cmd_demo)
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
     stage_config.add_master(p)
     return parser

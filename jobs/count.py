@@ -1,6 +1,6 @@
 """Stage `count`: per-question relevant-document counts (the heuristic in longtail.qa.heuristic).
 
-spark-submit jobs/count.py --out OUT [--exclude-countries [--countries FILE]]
+spark-submit jobs/submit.py count --out OUT [--exclude-countries [--countries FILE]]
 
 Only the (question entity, salient answer entity) pairs that some question needs are counted
 (longtail.indexes.pair_counts), one doc_entities file per task: no shuffle, and work that grows
@@ -9,36 +9,36 @@ with the corpus, not with the square of its entity vocabulary.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from longtail import stage_config
+from longtail.errors import UsageError
 from longtail.indexes.pair_counts import PairIndex
 from longtail.jobs.count_pairs import count_pair_docs
-from longtail.jobs.errors import job_main
-from longtail.jobs.session import spark_session
 from longtail.linking.annotation import entity_id
-from longtail.output.folder import OutputFolder
-from longtail.output.runner import StageSpec, WholeStage, say_on_stderr
+from longtail.output.context import StageContext
+from longtail.output.lineage import Lineage
+from longtail.output.records import StageRecord
 from longtail.progress import stage_line
 from longtail.qa.countries import load_countries
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table, status_counts
 from longtail.stage_config import CountConfig
 
 STAGE = "count"
-READS = ["doc_entities", "entities", "qa_questions", "qa_entities"]
 _ROWS = pa.schema([("doc_id", pa.int64()), ("entity_id", pa.int64())])
 
 
-def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
-              say=say_on_stderr) -> dict:
-    out = out if isinstance(out, OutputFolder) else OutputFolder(out)
-    spec = StageSpec(STAGE, ["relevant_docs"], stage_config.parameters(config))
+def run_count(ctx: StageContext, config: CountConfig) -> StageRecord:
+    out = ctx.out
+    mixed = mixed_linkers(ctx.lineage)
+    if mixed and not config.allow_mixed_linkers:
+        raise UsageError(f"the corpus and the QA set were linked with different settings "
+                         f"({mixed}); relink one of them, or pass --allow-mixed-linkers to "
+                         "count them together anyway")
     steps = StepTimer()
-    with WholeStage(out, spec, reads=READS, say=say) as run:
+    with ctx.whole(config) as run:
         excluded = ({entity_id(u) for u in load_countries(config.countries)}
                     if config.exclude_countries else set())
         qa_stages = run.lineage.writers("qa_entities")
@@ -61,7 +61,7 @@ def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
 
         pair_docs: dict[tuple[int, int], int] = {}
         if len(index):
-            totals = count_pair_docs(spark, out, run.committed_files("doc_entities"), index)
+            totals = count_pair_docs(ctx.spark, out, run.committed_files("doc_entities"), index)
             pair_docs = {(int(q), int(a)): int(n)
                          for (q, a), n in zip(index.pairs, totals, strict=True) if n}
         steps.lap("count_pairs_on_spark")
@@ -71,11 +71,34 @@ def run_count(spark, config: CountConfig, out: str | OutputFolder, *,
         steps.lap("relevant_docs_table")
         run.stats.update({"questions": table.num_rows, "entity_pairs": len(index),
                           "status": status_counts(table), "excluded_countries": len(excluded),
-                          "step_seconds": steps.seconds})
-    stats = run.record["stats"]
-    say(stage_line(STAGE, run.record["seconds"], questions=stats["questions"], **{
+                          "step_seconds": steps.seconds,
+                          **({"mixed_linkers": mixed} if mixed else {})})
+    stats = run.record.stats
+    ctx.say(stage_line(STAGE, run.record.seconds, questions=stats["questions"], **{
         k.replace(" ", "_"): v for k, v in stats["status"].items()}))
-    return stats
+    return run.record
+
+
+LINKER_SETTINGS = ("linker", "confidence", "support", "spotlight")
+
+
+def mixed_linkers(lineage: Lineage) -> str:
+    """How the linker settings of the stage that linked the corpus and the one that linked the
+    QA set differ, described; "" when they agree (or one side was imported)."""
+    sides = []
+    for table in ("mentions", "qa_entities"):
+        for stage in lineage.writers(table):
+            record = lineage.records[stage]
+            if "linker" in record.parameters:
+                settings = {k: record.parameters.get(k) for k in LINKER_SETTINGS}
+                settings["model"] = record.model.id if record.model else None
+                sides.append((stage, settings))
+    if len(sides) < 2:
+        return ""
+    (a, first), (b, second) = sides[0], sides[1]
+    differ = [k for k in first if first[k] != second[k]]
+    return ", ".join(f"{k} {first[k]} in `{a}`, {second[k]} in `{b}`" if k != "model"
+                     else f"another model in `{b}`" for k in differ)
 
 
 class StepTimer:
@@ -89,17 +112,3 @@ class StepTimer:
         now = time.perf_counter()
         self.seconds[step] = round(now - self._mark, 3)
         self._mark = now
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jobs/count.py", description=__doc__.splitlines()[0])
-    stage_config.add_count_args(parser)
-    args = parser.parse_args(argv)
-    stage_config.apply_storage(args)
-    config = stage_config.from_args(CountConfig, args)
-    run_count(spark_session("longtail count", args.master), config, args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    job_main(main)

@@ -14,6 +14,7 @@ from longtail.linking.spec import LinkerSpec
 from longtail.output.folder import OutputFolder
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
+from longtail.stages import stage
 
 DEMO_CONFIDENCE = 0.4
 DEMO_SUPPORT = 0
@@ -27,13 +28,10 @@ TRY_QUERY = (
 
 
 def run_demo(out_dir: str, master: str | None = None) -> dict:
-    """Build the sample model from its Wikipedia XML, then link, index, qa and count."""
+    """Build the sample model from its Wikipedia XML, then link, qa, index and count."""
     from longtail.jobs.build_model import build_model
-    from longtail.jobs.count import run_count
-    from longtail.jobs.index import run_index
-    from longtail.jobs.link import run_link
-    from longtail.jobs.qa import run_qa
     from longtail.jobs.session import spark_session
+    from longtail.output.context import Planned, run_stages
 
     out = OutputFolder(out_dir)
     root = out.storage.local_path()
@@ -41,27 +39,24 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
     spark = spark_session("longtail demo", master or "local[2]",
                           **{"spark.sql.shuffle.partitions": "4"})
     seconds: dict[str, float] = {}
-
-    def timed(stage: str, fn, *args, **kwargs):
-        started = time.perf_counter()
-        result = fn(*args, **kwargs)
-        seconds[stage] = time.perf_counter() - started
-        return result
-
     model_dir = root / "model"
+    started = time.perf_counter()
     if not (model_dir / "model.json").exists():
-        timed("model", build_model, spark, [str(SAMPLE_WIKI)], str(model_dir), DEMO_BUILD)
-    else:
-        seconds["model"] = 0.0
+        build_model(spark, [str(SAMPLE_WIKI)], str(model_dir), DEMO_BUILD)
+    seconds["model"] = time.perf_counter() - started
     spec = LinkerSpec(model=str(model_dir), confidence=DEMO_CONFIDENCE, support=DEMO_SUPPORT)
-    link = timed("link", run_link, spark,
-                 CorpusConfig(corpus=(str(SAMPLE_CORPUS),), rows_per_shard=100), spec, out)
-    index = timed("index", run_index, spark, IndexConfig(min_cooccurrence=1), out)
-    qa = timed("qa", run_qa, spark,
-               QAConfig(qa=(str(SAMPLE_QA),), qa_format="nq-open", qa_rows_per_shard=20),
-               spec, out)
-    count = timed("count", run_count, spark, CountConfig(), out)
+    planned = [
+        Planned(stage("link"), CorpusConfig(corpus=(str(SAMPLE_CORPUS),), rows_per_shard=100),
+                spec),
+        Planned(stage("qa"), QAConfig(qa=(str(SAMPLE_QA),), qa_format="nq-open",
+                                      qa_rows_per_shard=20), spec),
+        Planned(stage("index"), IndexConfig(min_cooccurrence=1)),
+        Planned(stage("count"), CountConfig()),
+    ]
+    records = run_stages(planned, out, spark=spark)
     spark.stop()
+    seconds.update({name: record.seconds for name, record in records.items()})
+    link, index, qa, count = (records[name].stats for name in ("link", "index", "qa", "count"))
     summary = {
         "documents": link["documents_in"],
         "linked": link["linked"],
@@ -72,7 +67,7 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
         "entity pairs (cooccurrence)": index["cooccurrence_pairs"],
         "questions": count["questions"],
         **{f"questions {k}": v for k, v in count["status"].items()},
-        "QA pairs failed": qa["unreadable"] + qa["link_failed"],
+        "QA pairs failed": qa.get("unreadable", 0) + qa.get("link_failed", 0),
     }
     _print_summary(root, summary, seconds)
     return summary
@@ -84,8 +79,8 @@ def _print_summary(root: Path, summary: dict, seconds: dict[str, float]) -> None
     for key, value in summary.items():
         table.add_row(key, f"{value:,}")
     timing = Table("stage", "seconds", title="time per stage")
-    for stage, s in seconds.items():
-        timing.add_row(stage, f"{s:.1f}")
+    for name, s in seconds.items():
+        timing.add_row(name, f"{s:.1f}")
     timing.add_row("total", f"{sum(seconds.values()):.1f}")
     console.print(table)
     console.print(timing)

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
+from longtail.output.checksums import HashingWriter
 from longtail.output.folder import FileEntry, OutputFolder
 from longtail.output.runner import ShardWriter
 from longtail.schemas import ALL_TABLES
@@ -60,12 +61,13 @@ def write_commit(df: DataFrame, writer: ShardWriter, table: str,
     (plus partition and attempt); returns them, added to the writer. Nothing is visible until
     the writer's marker is written."""
     schema = ALL_TABLES[table]
-    storage = writer.out.storage
+    out = writer.out
+    folder = writer.table_dir(table)
     stem = writer.file_name().removesuffix(".parquet")
 
     def write(batches):
         context = TaskContext.get()
-        path = f"{table}/{stem}-p{context.partitionId():05d}-a{context.attemptNumber()}.parquet"
+        path = f"{folder}/{stem}-p{context.partitionId():05d}-a{context.attemptNumber()}.parquet"
         parquet = stream = None
         rows = 0
         try:
@@ -73,8 +75,9 @@ def write_commit(df: DataFrame, writer: ShardWriter, table: str,
                 if not batch.num_rows:
                     continue
                 if parquet is None:
-                    stream = storage.open_output(path)
-                    parquet = pq.ParquetWriter(stream, schema, compression="zstd")
+                    stream = HashingWriter(out.storage.open_output(path))
+                    parquet = pq.ParquetWriter(pa.PythonFile(stream, mode="w"), schema,
+                                               compression="zstd", write_page_checksum=True)
                 parquet.write_table(pa.Table.from_batches([batch]).cast(schema),
                                     row_group_size=row_group_rows)
                 rows += batch.num_rows
@@ -83,11 +86,16 @@ def write_commit(df: DataFrame, writer: ShardWriter, table: str,
                 parquet.close()
                 stream.close()
         if rows:
+            stat = out.storage.stat(path)
             yield pa.RecordBatch.from_pydict(
-                {"path": [path], "rows": [rows], "bytes": [storage.stat(path).size]})
+                {"path": [path], "rows": [rows], "bytes": [stream.size],
+                 "sha256": [stream.sha256], "tail": [stream.tail],
+                 "mtime_ns": [stat.mtime_ns if stat else None]})
 
-    result = conform(df, table).mapInArrow(write, "path string, rows long, bytes long")
-    entries = [FileEntry(table, r["path"], r["rows"], r["bytes"])
+    result = conform(df, table).mapInArrow(
+        write, "path string, rows long, bytes long, sha256 string, tail string, mtime_ns long")
+    entries = [FileEntry(table, r["path"], r["rows"], r["bytes"], r["sha256"], r["tail"],
+                         r["mtime_ns"])
                for r in result.collect()]
     writer.add(entries)
     return entries

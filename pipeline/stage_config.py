@@ -14,13 +14,24 @@ from typing import Any
 
 from longtail.errors import UsageError
 from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
-from longtail.output.runner import StageSpec
 from longtail.qa.readers import FORMATS as QA_FORMATS
 
 
-def option(default: Any, *flags: str, help: str, **argparse_options: Any):
-    """A config field with its default and its command-line flag(s)."""
-    return field(default=default, metadata={"flags": flags, "help": help, **argparse_options})
+def option(default: Any, *flags: str, help: str, input: bool = False, output: bool = False,
+           **argparse_options: Any):
+    """A config field with its default and its command-line flag(s). `input`: the field names
+    files the stage reads from outside OUT (recorded with their fingerprints, not as a
+    parameter); `output`: it only says where to write or what to print, so it is not part of
+    what the stage's tables depend on."""
+    return field(default=default, metadata={"flags": flags, "help": help, "input": input,
+                                             "output": output, **argparse_options})
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def add_flags(group, config_class: type, skip: tuple[str, ...] = ()) -> None:
@@ -31,8 +42,10 @@ def add_flags(group, config_class: type, skip: tuple[str, ...] = ()) -> None:
             continue
         flags = meta.pop("flags")
         text = meta.pop("help")
-        if f.default is not MISSING and f.default is not None and meta.get("action") is None \
-                and f.default != ():
+        meta.pop("input")
+        meta.pop("output")
+        if f.default not in (MISSING, None, (), "") and meta.get("action") is None \
+                and not meta.get("required"):
             text += f" (default {f.default})"
         if f.default is not MISSING:
             meta["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
@@ -51,14 +64,26 @@ def from_args(config_class: type, args: argparse.Namespace, **extra: Any):
     return config_class(**values)
 
 
-def parameters(config: Any, skip: tuple[str, ...] = ()) -> dict:
-    """A config as the plain JSON a stage records."""
+def parameters(config: Any) -> dict:
+    """A config as the plain JSON a stage records: its fields, but the ones naming inputs
+    (recorded as inputs) and outputs."""
     found = {}
     for f in fields(config):
-        if f.name in skip:
+        if f.metadata.get("input") or f.metadata.get("output"):
             continue
         value = getattr(config, f.name)
         found[f.name] = list(value) if isinstance(value, tuple) else value
+    return found
+
+
+def input_files(config: Any) -> dict[str, list[str]]:
+    """The fields of a config that name input files, as lists of locations."""
+    found = {}
+    for f in fields(config):
+        if f.metadata.get("input"):
+            value = getattr(config, f.name)
+            if value:
+                found[f.name] = [value] if isinstance(value, str) else list(value)
     return found
 
 
@@ -97,18 +122,6 @@ def linker_spec(args: argparse.Namespace) -> LinkerSpec:
                       max_in_flight=args.max_in_flight, timeout=args.timeout)
 
 
-def linking_stage_spec(stage: str, tables: list[str], config: Any, spec: LinkerSpec,
-                       files_field: str, paths: list[str]) -> StageSpec:
-    """A stage that links with `spec`: its parameters are the config's (but the files it
-    names, recorded as fingerprinted inputs instead) and the linker's; the model's identity
-    is an input too."""
-    inputs: dict = {files_field: paths}
-    if spec.model:
-        inputs["model"] = spec.fingerprint()
-    return StageSpec(stage, tables, {**parameters(config, skip=(files_field,)),
-                                     **spec.describe()}, inputs)
-
-
 # -- stages ------------------------------------------------------------------------------
 
 
@@ -117,7 +130,7 @@ class CorpusConfig:
     """What the link stage reads and how it cuts it into shards."""
 
     corpus: tuple[str, ...] = option(
-        (), "--corpus", nargs="+", required=True, metavar="PATH",
+        (), "--corpus", nargs="+", required=True, metavar="PATH", input=True,
         help="corpus files, folders or globs (jsonl[.gz|.zst], parquet, a folder of .txt "
              "files, a saved Hugging Face dataset)")
     corpus_format: str | None = option(
@@ -139,7 +152,7 @@ class QAConfig:
     """What the qa stage reads and how."""
 
     qa: tuple[str, ...] = option((), "--qa", nargs="+", required=True, metavar="PATH",
-                                 help="QA files, folders or globs")
+                                 input=True, help="QA files, folders or globs")
     qa_format: str = option("", "--qa-format", required=True, choices=QA_FORMATS,
                             help="QA file format")
     question_field: str = option("question", "--question-field",
@@ -179,9 +192,13 @@ class CountConfig:
     exclude_countries: bool = option(False, "--exclude-countries", action="store_true",
                                      help="ignore question entities that are countries")
     countries: str | None = option(
-        None, "--countries", metavar="FILE",
+        None, "--countries", metavar="FILE", input=True,
         help="country list for --exclude-countries, one URI or name per line (default: the "
              "built-in list of sovereign states)")
+    allow_mixed_linkers: bool = option(
+        False, "--allow-mixed-linkers", action="store_true",
+        help="count a corpus and a QA set linked with different linker settings (refused "
+             "otherwise; the count's record says what differed)")
 
 
 # -- argument parsers ---------------------------------------------------------------------
@@ -217,31 +234,3 @@ def add_master(parser: argparse.ArgumentParser) -> None:
 def add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="redo the stage from scratch instead of resuming finished shards")
-
-
-def _common(parser: argparse.ArgumentParser, linker: bool, overwrite: bool) -> None:
-    if linker:
-        add_linker_flags(parser)
-    add_out(parser)
-    if overwrite:
-        add_overwrite(parser)
-    add_master(parser)
-
-
-def _stage_args(groups: tuple[tuple[str, type], ...], linker: bool, overwrite: bool):
-    """The function that adds a stage's flags: its config groups, then the common ones."""
-    def add(parser: argparse.ArgumentParser) -> None:
-        for title, config_class in groups:
-            add_flags(parser.add_argument_group(title), config_class)
-        _common(parser, linker=linker, overwrite=overwrite)
-    return add
-
-
-_CORPUS, _QA = ("corpus", CorpusConfig), ("QA dataset", QAConfig)
-_INDEX, _COUNT = ("index", IndexConfig), ("count", CountConfig)
-add_link_args = _stage_args((_CORPUS,), linker=True, overwrite=True)
-add_qa_args = _stage_args((_QA,), linker=True, overwrite=True)
-add_index_args = _stage_args((_INDEX,), linker=False, overwrite=False)
-add_count_args = _stage_args((_COUNT,), linker=False, overwrite=False)
-# `longtail run`: every stage's flags, spelled as in the single-stage commands.
-add_run_args = _stage_args((_CORPUS, _QA, _INDEX, _COUNT), linker=True, overwrite=True)

@@ -1,9 +1,6 @@
-"""The analysis subcommands of `longtail`: register(subparsers) adds them to the CLI.
-
-analyze accuracy, counterfactual, duplicates, exposure, export longtail, export paper,
-import paper. Each handler reads OUT, writes its tables under OUT/<table>/, records itself in
-OUT/manifest.json and prints what it found; it returns the exit code and raises UsageError
-for wrong usage.
+"""The analyses: each a stage (declared in `longtail.stages`) whose entry reads fresh tables of
+OUT, writes its own tables as one commit, records itself, and prints what it found; plus
+`longtail export paper`, which writes files outside OUT (`register` adds it to the CLI).
 """
 
 from __future__ import annotations
@@ -11,10 +8,18 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from longtail.analysis.tables import analysis_stage, output_folder
+from longtail.analysis.configs import (
+    AccuracyConfig,
+    CounterfactualConfig,
+    DuplicatesConfig,
+    ExportLongtailConfig,
+    ExposureConfig,
+)
 from longtail.console import print_rows
 from longtail.errors import UsageError
-from longtail.output.lineage import Lineage
+from longtail.output.context import StageContext
+from longtail.output.folder import OutputFolder
+from longtail.output.records import StageRecord
 
 
 def _percent(value: float | None) -> str:
@@ -34,16 +39,13 @@ def _needs(*modules: str) -> None:
         importlib.import_module(module)
 
 
-def cmd_accuracy(args: argparse.Namespace) -> int:
+def run_accuracy(ctx: StageContext, args: AccuracyConfig) -> StageRecord:
     from longtail.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
 
     _needs("scipy.stats", *(["matplotlib"] if args.plot else []))
-    out = output_folder(args.out_dir)
+    out = ctx.out
     tables = ("accuracy", "accuracy_summary", "accuracy_questions")
-    parameters = {"min_bin_size": args.min_bin_size, "normalization": args.normalization,
-                  "labels": args.labels}
-    with analysis_stage(out, "accuracy", tables, ["relevant_docs"], parameters,
-                        {"predictions": list(args.predictions)}) as run:
+    with ctx.whole(args) as run:
         result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
                                    style=args.normalization, labels=args.labels)
         for name, table in zip(tables, (result.bins, result.summary, result.questions),
@@ -74,20 +76,16 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
             print(f"{preds.path}:{number}: skipped: {problem}")
     if args.plot:
         print(f"plot: {plot_accuracy(result, args.plot, args.min_bin_size)}")
-    return 0
+    return run.record
 
 
-def cmd_counterfactual(args: argparse.Namespace) -> int:
+def run_counterfactual(ctx: StageContext, args: CounterfactualConfig) -> StageRecord:
     from longtail.analysis.counterfactual import build_counterfactual, write_corpus
     from longtail.corpus.linked import LinkedCorpus
 
-    out = output_folder(args.out_dir)
+    out = ctx.out
     corpus = LinkedCorpus.from_record(out) if args.write_corpus else None
-    parameters = {"per_bin": args.per_bin, "seed": args.seed, "write_corpus": args.write_corpus}
-    stage = analysis_stage(out, "counterfactual",
-                           ["counterfactual_questions", "counterfactual_removed"],
-                           ["relevant_docs", "doc_entities", "docs"], parameters)
-    with stage as run:
+    with ctx.whole(args) as run:
         result = build_counterfactual(out, args.per_bin, args.seed)
         run.write("counterfactual_questions", result.questions)
         run.write("counterfactual_removed", result.removed)
@@ -114,20 +112,16 @@ def cmd_counterfactual(args: argparse.Namespace) -> int:
                 for f in written]
         print(f"corpus written to {args.write_corpus}")
         print_rows(["file", "rows", "removed", "kept", "note"], rows)
-    return 0
+    return run.record
 
 
-def cmd_duplicates(args: argparse.Namespace) -> int:
+def run_duplicates(ctx: StageContext, args: DuplicatesConfig) -> StageRecord:
     from longtail.analysis.duplicates import corpus_duplicates, relevant_docs_unique
 
-    out = output_folder(args.out_dir)
-    counted = bool(Lineage(out).writers("relevant_docs"))
-    parameters = {"threshold": args.threshold, "num_perm": args.num_perm,
-                  "shingle": args.shingle}
-    stage = analysis_stage(
-        out, "duplicates", ["duplicates", *(["relevant_docs_unique"] if counted else [])],
-        ["docs", *(["relevant_docs", "doc_entities"] if counted else [])], parameters)
-    with stage as run:
+    out = ctx.out
+    counted = bool(ctx.lineage.writers("relevant_docs"))
+    with ctx.whole(args, ["docs", *(["relevant_docs", "doc_entities"] if counted else [])]) \
+            as run:
         report = corpus_duplicates(out, threshold=args.threshold, num_perm=args.num_perm,
                                    shingle=args.shingle)
         run.write("duplicates", report.table)
@@ -158,19 +152,16 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if unique is not None:
         print(f"relevant_docs_unique: {unique.num_rows} questions with a count, {lower} of them "
               "count fewer distinct clusters than documents")
-    return 0
+    return run.record
 
 
-def cmd_exposure(args: argparse.Namespace) -> int:
+def run_exposure(ctx: StageContext, args: ExposureConfig) -> StageRecord:
     from longtail.analysis.exposure import StepSize, exposure_table, plot_gaps, summary_rows
 
     _needs(*(["matplotlib"] if args.plot else []))
-    out = output_folder(args.out_dir)
+    out = ctx.out
     size = StepSize(args.docs_per_step, args.tokens_per_step, args.tokens_per_char)
-    parameters = {"docs_per_step": args.docs_per_step, "tokens_per_step": args.tokens_per_step,
-                  "tokens_per_char": args.tokens_per_char}
-    with analysis_stage(out, "exposure", ["exposure"],
-                        ["docs", "doc_entities", "relevant_docs"], parameters) as run:
+    with ctx.whole(args) as run:
         table = exposure_table(out, size)
         run.write("exposure", table)
         run.stats["questions"] = table.num_rows
@@ -181,20 +172,15 @@ def cmd_exposure(args: argparse.Namespace) -> int:
                 for label, n, *values in summary_rows(table, size)])
     if args.plot:
         print(f"plot: {plot_gaps(table, size, args.plot)}")
-    return 0
+    return run.record
 
 
-def cmd_export_longtail(args: argparse.Namespace) -> int:
+def run_export_longtail(ctx: StageContext, args: ExportLongtailConfig) -> StageRecord:
     from longtail.analysis import longtail_sets as sets
     from longtail.corpus.linked import LinkedCorpus
 
-    out = output_folder(args.out_dir)
-    if (args.mix is None) != (args.mix_out is None):
-        raise UsageError("--mix and --mix-out go together")
-    parameters = {"max_docs": args.max_docs, "mix": args.mix, "ratio": args.ratio,
-                  "seed": args.seed, "include_uncounted": args.include_uncounted}
-    with analysis_stage(out, "export_longtail", ["longtail_set"], ["relevant_docs"],
-                        parameters) as run:
+    out = ctx.out
+    with ctx.whole(args) as run:
         table = sets.longtail_set(out, args.max_docs, args.include_uncounted)
         n_facts = sets.write_jsonl(sets.fact_records(table), args.out)
         run.write("longtail_set", table)
@@ -215,13 +201,14 @@ def cmd_export_longtail(args: argparse.Namespace) -> int:
         written = sets.write_jsonl(records, args.mix_out)
         note = "" if written == n else f" (asked for {n}; the corpus has no more)"
         print(f"{written} {args.mix} mixing records (ratio {args.ratio}) -> {args.mix_out}{note}")
-    return 0
+    return run.record
 
 
 def cmd_export_paper(args: argparse.Namespace) -> int:
     from longtail.analysis.paper_export import export_entity_map, export_qa_entities
 
-    out = output_folder(args.out_dir)
+    out = OutputFolder(args.out_dir)
+    out.check_exists()
     if not (args.entity_map or args.qa_entities):
         raise UsageError("give --entity-map and/or --qa-entities")
     if args.entity_map:
@@ -234,53 +221,13 @@ def cmd_export_paper(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import_paper(args: argparse.Namespace) -> int:
-    from longtail.analysis.paper_import import import_paper
-
-    stats = import_paper(args.out, args.entity_map, qa_entities=args.qa_entities, qa=args.qa,
-                         qa_format=args.qa_format, question_field=args.question_field,
-                         answers_field=args.answers_field, num_docs=args.num_docs,
-                         source=args.source, overwrite=args.overwrite)
-    print(f"imported into {args.out}")
-    print_rows(["", "count"], list(stats.items()))
-    print("next: longtail count --out " + args.out)
-    return 0
-
-
-def _command(sub, name: str, help_text: str, handler, description: str | None = None
-             ) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=description or help_text,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(handler=handler)
-    return p
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the analysis subcommands to the `longtail` subparsers."""
+def register(groups) -> None:
+    """Add the analysis commands that are not stages (they write no table into OUT) to the
+    `longtail` command line; `groups(name)` is the subparsers of `longtail NAME`."""
     from longtail.analysis import commands_args as define
 
-    analyze = subparsers.add_parser("analyze", help="analyses of the counts against model "
-                                    "results", description="analyses of the counts against "
-                                    "model results")
-    analyze_sub = analyze.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
-    define.accuracy(_command(analyze_sub, "accuracy", define.ACCURACY_HELP, cmd_accuracy,
-                             define.ACCURACY_DESCRIPTION))
-    define.counterfactual(_command(subparsers, "counterfactual", define.COUNTERFACTUAL_HELP,
-                                   cmd_counterfactual, define.COUNTERFACTUAL_DESCRIPTION))
-    define.duplicates(_command(subparsers, "duplicates", define.DUPLICATES_HELP, cmd_duplicates,
-                               define.DUPLICATES_DESCRIPTION))
-    define.exposure(_command(subparsers, "exposure", define.EXPOSURE_HELP, cmd_exposure,
-                             define.EXPOSURE_DESCRIPTION))
-    export = subparsers.add_parser("export", help="write counts in other formats",
-                                   description="write counts in other formats")
-    export_sub = export.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
-    define.export_longtail(_command(export_sub, "longtail", define.LONGTAIL_HELP,
-                                    cmd_export_longtail, define.LONGTAIL_DESCRIPTION))
-    define.export_paper(_command(export_sub, "paper", define.EXPORT_PAPER_HELP, cmd_export_paper,
-                                 define.EXPORT_PAPER_DESCRIPTION))
-    imports = subparsers.add_parser("import", help="read counts from other formats",
-                                    description="read counts from other formats")
-    import_sub = imports.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
-    define.import_paper(_command(import_sub, "paper", define.IMPORT_PAPER_HELP, cmd_import_paper,
-                                 define.IMPORT_PAPER_DESCRIPTION))
-
+    p = groups("export").add_parser(
+        "paper", help=define.EXPORT_PAPER_HELP, description=define.EXPORT_PAPER_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=cmd_export_paper)
+    define.export_paper(p)

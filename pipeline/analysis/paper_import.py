@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from longtail.analysis.configs import ImportPaperConfig
 from longtail.analysis.paper_formats import (
     IMPORT_STAGE,
     BadRecord,
@@ -24,14 +25,17 @@ from longtail.analysis.paper_formats import (
     marker_reason,
     parse_entity,
 )
+from longtail.console import print_rows
 from longtail.errors import UsageError
 from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
 from longtail.indexes.postings import in_files as postings_in_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spotlight.wire import Utf16Offsets
+from longtail.output.context import StageContext
 from longtail.output.failures import FailureRecord, failures_table
 from longtail.output.folder import OutputFolder
-from longtail.output.runner import StageSpec, WholeStage
+from longtail.output.records import StageRecord
+from longtail.output.runner import WholeStage
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
 from longtail.schemas.tables import (
@@ -46,32 +50,41 @@ from longtail.schemas.tables import (
 ROWS_PER_PART = 5_000_000
 WRITES = ["docs", "doc_entities", "entity_docs", "entity_uris", "entities", "failures",
           "qa_questions", "qa_entities"]
-# Tables another stage derives from those: stale after an import, so removed with it.
-DERIVED = ["mentions", "cooccurrence", "relevant_docs"]
 # The stages an import stands in for (and the count from them), cleared when it runs.
-REPLACES = ["link", "index", "qa", "count", IMPORT_STAGE]
+REPLACES = ["link", "index", "qa", "count"]
 
 
-def import_paper(out_root: str, entity_map: str, *, qa_entities: str | None = None,
-                 qa: list[str] | None = None, qa_format: str = "nq-open",
-                 question_field: str = "question", answers_field: str = "answer",
-                 num_docs: int | None = None, source: str | None = None,
-                 overwrite: bool = False) -> dict:
-    if (qa_entities is None) != (not qa):
-        raise UsageError("--qa-entities and --qa go together: the QA file gives the questions "
-                         "and answers the entity lines belong to")
-    out = OutputFolder(out_root)
-    archive = _open_archive(entity_map)
-    _prepare(out, overwrite)
-    source = source or str(entity_map)
-    parameters = {"format": "kandpal-2022", "qa_format": qa_format, "num_docs": num_docs,
-                  "source": source}
-    inputs = {"entity_map": [str(entity_map)], "qa_entities": [qa_entities] if qa_entities
-              else [], "qa": list(qa or [])}
-    with WholeStage(out, StageSpec(IMPORT_STAGE, WRITES, parameters, inputs)) as run:
-        run.stats.update(_import(run, archive, entity_map, qa_entities, qa, qa_format,
-                                 question_field, answers_field, num_docs, source))
-    return run.record["stats"]
+def run_import(ctx: StageContext, config: ImportPaperConfig) -> StageRecord:
+    """The `import` stage: its commit retires the pipeline stages it stands in for."""
+    out = ctx.out
+    present = [stage for stage in (*REPLACES, IMPORT_STAGE)
+               if stage in ctx.lineage.records or out.has_work(stage)]
+    if present and not ctx.overwrite:
+        raise UsageError(f"{out.display()} already holds the {', '.join(present)} stages; pass "
+                         "--overwrite to replace them or choose another --out")
+    archive = _open_archive(config.entity_map)
+    source = config.source or str(config.entity_map)
+    with ctx.whole(config) as run:
+        run.stats.update(_import(run, archive, config.entity_map, config.qa_entities,
+                                 list(config.qa), config.qa_format, config.question_field,
+                                 config.answers_field, config.num_docs, source))
+    stats = run.record.stats
+    print(f"imported into {out.display()}")
+    print_rows(["", "count"], list(stats.items()))
+    print(f"next: longtail count --out {out.display()}")
+    return run.record
+
+
+def import_paper(out_root: str, entity_map: str, **options) -> StageRecord:
+    """Import without the command line (tests, scripts): `options` are ImportPaperConfig's."""
+    from longtail.output.context import Planned, run_stages
+    from longtail.stages import stage
+
+    overwrite = options.pop("overwrite", False)
+    options["qa"] = tuple(options.get("qa") or ())
+    config = ImportPaperConfig(entity_map=entity_map, **options)
+    return run_stages([Planned(stage("import"), config)], OutputFolder(out_root),
+                      overwrite=overwrite, say=lambda message: None)["import"]
 
 
 def _import(run: WholeStage, archive, entity_map: str, qa_entities: str | None,
@@ -145,17 +158,6 @@ def _import(run: WholeStage, archive, entity_map: str, qa_entities: str | None,
             "doc_entities": int(per_doc.sum()), "failed_documents": len(failed_docs),
             "qa_rows": qa_rows, "questions": questions, "failures": len(failures),
             "num_docs": n_docs}
-
-
-def _prepare(out: OutputFolder, overwrite: bool) -> None:
-    """An import replaces the pipeline's stages: refuse over them unless --overwrite."""
-    present = [stage for stage in REPLACES if out.has_run(stage)]
-    if present and not overwrite:
-        raise UsageError(f"{out.display()} already holds the {', '.join(present)} stages; pass "
-                         "--overwrite to replace them or choose another --out")
-    tables = sorted({*WRITES, *DERIVED})
-    for stage in REPLACES:
-        out.clear_stage(stage, tables)
 
 
 def _open_archive(path: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,7 +9,6 @@ import pyarrow.dataset as ds
 
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
-from longtail.output.runner import StageSpec, WholeStage
 
 
 def output_folder(out_root: str | Path) -> OutputFolder:
@@ -31,10 +29,3 @@ def read_table(out: OutputFolder, table: str, columns: list[str] | None = None,
     lineage = Lineage(out)
     lineage.require([table])
     return out.read_table(table, lineage.committed_files(table), columns, filter)
-
-
-def analysis_stage(out: OutputFolder, stage: str, tables: Iterable[str], reads: Iterable[str],
-                   parameters: dict, inputs: dict | None = None) -> WholeStage:
-    """The stage an analysis runs as: it reads fresh `reads`, and its `tables` replace what it
-    wrote before, recorded like any stage (`with analysis_stage(...) as run: run.write(...)`)."""
-    return WholeStage(out, StageSpec(stage, list(tables), parameters, inputs or {}), reads)

@@ -29,19 +29,20 @@ class LinkedCorpus:
     def from_record(cls, out: OutputFolder) -> LinkedCorpus:
         """The corpus the link stage read into `out`; a usage error if it is not on disk."""
         record = out.record("link")
-        try:
-            paths = [entry["path"] for entry in record["inputs"]["corpus"]]
-            params = record["parameters"]
-        except (KeyError, TypeError) as exc:
+        if record is None or "corpus" not in record.inputs:
             raise UsageError(
                 f"{out.display()} records no corpus (no finished link stage): this needs the "
-                "corpus texts") from exc
+                "corpus texts")
+        paths = [out.locations.resolve(e.location, e.inside_out)
+                 for e in record.inputs["corpus"]]
+        params = record.parameters
         fmt = params.get("corpus_format")
         files = []
         for index, path in enumerate(paths):
             if location_kind(path) != "file":
-                raise UsageError(f"corpus file {path} (read by the link stage) not found; run "
-                                 "from the folder the link stage ran in")
+                raise UsageError(f"corpus file {path} (read by the link stage) not found; if "
+                                 f"it moved, `longtail status {out.display()} --relocate "
+                                 "OLD=NEW` points the output folder at its new place")
             file_format = fmt or format_from_name(posixpath.basename(path))
             if file_format is None:
                 raise UsageError(f"cannot tell the format of corpus file {path}")

@@ -76,6 +76,13 @@ class LinkerSpec:
     def describe(self) -> dict:
         return {"linker": self.kind, **asdict(self), "spotlight": list(self.spotlight)}
 
+    def parameters(self) -> dict:
+        """The linker as a stage records its parameters: everything but the model folder,
+        which is recorded as an input (where it is, and a digest of what it is)."""
+        found = self.describe()
+        found.pop("model")
+        return found
+
     def fingerprint(self) -> dict | None:
         """The model's identity, recorded by the stages that link with it (None for Spotlight,
         a server whose model longtail cannot see)."""

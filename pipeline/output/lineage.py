@@ -1,13 +1,14 @@
 """Which stage wrote which table, from what, and whether that is still true (fresh or stale).
 
-Every finished stage leaves a record (`OUT/_stages/<stage>.json`): its run id (a digest of the
-commits it is made of), its parameters, fingerprints of the files it read from outside OUT,
-the run ids of the stages it read from, and the files it committed. A stage is **fresh** when
+Every finished stage leaves a record (`OUT/_stages/<stage>.json`, `longtail.output.records`).
+A stage is **fresh** when
 
 - it finished (a record exists),
 - every stage it read from still has the run id it read, and is itself fresh,
-- the corpus, QA files and model it read are unchanged (size and modification time),
-- the files it committed are all there with the sizes they were written with.
+- the corpus, QA files and model it read are unchanged where they are recorded (absolute
+  locations, or relative to OUT for inputs inside it: a moved or copied folder stays fresh),
+- the files it committed pass the cheap check (there, the size they were written with, and the
+  content checksum of their tail when their modification time changed).
 
 Otherwise it is **stale**, with one reason and the command that makes it fresh again. Readers
 of a table (the next stage, `longtail query`, `longtail docs`, the analyses) refuse a stale or
@@ -19,35 +20,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from longtail.errors import UsageError
-from longtail.linking.spec import model_id
+from longtail.output.checksums import read_chunks, stream_digest
 from longtail.output.folder import FileEntry, OutputFolder
+from longtail.output.records import InputFile, Locations, StageRecord
 from longtail.output.storage import FileStat, Storage
 
-# The stages that write each pipeline table, the usual one first ("run ... first" messages).
-WRITERS: dict[str, tuple[str, ...]] = {
-    "docs": ("link", "import"), "mentions": ("link",), "entity_uris": ("link", "qa", "import"),
-    "failures": ("link", "qa", "import"), "entities": ("index", "import"),
-    "doc_entities": ("index", "import"), "entity_docs": ("index", "import"),
-    "cooccurrence": ("index",),
-    "qa_questions": ("qa", "import"), "qa_entities": ("qa", "import"),
-    "relevant_docs": ("count",),
-    "accuracy": ("accuracy",), "accuracy_summary": ("accuracy",),
-    "accuracy_questions": ("accuracy",), "counterfactual_questions": ("counterfactual",),
-    "counterfactual_removed": ("counterfactual",), "duplicates": ("duplicates",),
-    "relevant_docs_unique": ("duplicates",), "exposure": ("exposure",),
-    "longtail_set": ("export_longtail",),
-}
-# How to make each stage fresh again.
-RERUN = {"import": "longtail import paper ... --overwrite",
-         "export_longtail": "longtail export longtail",
-         "accuracy": "longtail analyze accuracy"}
+
+def writers_of(table: str) -> tuple[str, ...]:
+    from longtail.stages import writers_of as registered
+
+    return registered(table)
 
 
 def rerun_command(stage: str) -> str:
-    return RERUN.get(stage, f"longtail {stage}")
+    from longtail.stages import rerun_command as registered
+
+    return registered(stage)
 
 
 @dataclass(frozen=True)
@@ -69,44 +60,69 @@ def run_id(commits: Iterable[tuple[str, str]]) -> str:
     return digest[:16]
 
 
-def input_fingerprints(paths: Iterable[str]) -> list[dict]:
-    """Size and modification time of input files (paths or URIs) outside OUT."""
-    found = []
-    for path in paths:
-        storage, name = Storage.for_file(path)
-        stat = storage.stat(name)
-        found.append({"path": path, "size": stat.size if stat else None,
-                      "mtime_ns": stat.mtime_ns if stat else None})
-    return found
+def stat_location(location: str) -> FileStat | None:
+    storage, name = Storage.for_file(location)
+    try:
+        return storage.stat(name)
+    except OSError as err:
+        raise storage.error(err, "cannot read") from None
 
 
-def input_change(then: dict, now: dict) -> str | None:
-    """How an input file differs from its recorded fingerprint, described; None if it does
-    not."""
-    if now["size"] is None:
-        return f"input {then['path']} is gone"
-    if (now["size"], now["mtime_ns"]) == (then.get("size"), then.get("mtime_ns")):
+def file_sha256(location: str) -> str:
+    storage, name = Storage.for_file(location)
+    with storage.open_input(name) as handle:
+        return stream_digest(read_chunks(handle))
+
+
+def fingerprint(locations: Locations, location: str, content: bool = False) -> InputFile:
+    """An input file as it is now, recorded the way `locations` records it; `content` adds
+    its sha256 (for small inputs; always for inputs inside OUT, which a copy of the folder
+    copies with new modification times)."""
+    stat = stat_location(location)
+    facts = {"size": stat.size if stat else None, "mtime_ns": stat.mtime_ns if stat else None,
+             "etag": getattr(stat, "etag", None) if stat else None}
+    if (content or locations.record(location)[1]) and stat is not None:
+        facts["sha256"] = file_sha256(location)
+    return locations.input_file(location, **facts)
+
+
+def input_change(then: InputFile, now_location: str) -> str | None:
+    """How an input differs from its record, described; None when it does not."""
+    stat = stat_location(now_location)
+    if stat is None:
+        return f"input {now_location} is gone"
+    etag = getattr(stat, "etag", None)
+    if then.etag and etag:
+        return None if etag == then.etag else f"input {now_location} changed (another version)"
+    if (stat.size, stat.mtime_ns) == (then.size, then.mtime_ns):
         return None
-    size = ("" if now["size"] == then.get("size")
-            else f" ({then.get('size'):,} bytes then, {now['size']:,} now)")
-    return f"input {then['path']} changed{size}"
+    if stat.size != then.size:
+        return (f"input {now_location} changed ({then.size:,} bytes then, {stat.size:,} now)"
+                if then.size is not None else f"input {now_location} changed")
+    if then.sha256 and file_sha256(now_location) == then.sha256:
+        return None  # the same content, copied or touched
+    return f"input {now_location} changed"
 
 
-def changed_input(recorded: Iterable[dict]) -> str | None:
-    """The first input file that is not as it was recorded, described; None if all are."""
-    recorded = list(recorded)
-    changes = map(input_change, recorded, input_fingerprints(e["path"] for e in recorded))
-    return next(filter(None, changes), None)
+def same_files(then: list[InputFile], now: list[InputFile]) -> bool:
+    """Whether two fingerprints name the same versions of the same files."""
+    def key(f: InputFile) -> tuple:
+        return (f.location, f.inside_out, f.size, f.mtime_ns, f.etag)
+    return [key(f) for f in then] == [key(f) for f in now]
 
 
 class Lineage:
     """Freshness of every stage of one output folder, computed once per command."""
 
-    def __init__(self, out: OutputFolder):
+    def __init__(self, out: OutputFolder, records: dict[str, StageRecord] | None = None):
         self.out = out
-        self.records = out.records()
+        self.records = out.records() if records is None else records
         self._memo: dict[str, Freshness] = {}
         self._listing: dict[str, FileStat] | None = None
+
+    def refreshed(self) -> Lineage:
+        """The lineage after stages have finished since this one was read."""
+        return Lineage(self.out)
 
     def committed_files(self, table: str, stages: Iterable[str] | None = None) -> list[FileEntry]:
         wanted = set(self.records if stages is None else stages)
@@ -115,7 +131,10 @@ class Lineage:
 
     def writers(self, table: str) -> list[str]:
         """The finished stages whose records hold files of `table`."""
-        return [s for s, r in sorted(self.records.items()) if table in r.get("files", {})]
+        return [s for s, r in sorted(self.records.items()) if table in r.files]
+
+    def resolve(self, entry: InputFile) -> str:
+        return self.out.locations.resolve(entry.location, entry.inside_out)
 
     def freshness(self, stage: str) -> Freshness:
         if stage not in self._memo:
@@ -126,44 +145,49 @@ class Lineage:
         record = self.records.get(stage)
         rerun = rerun_command(stage)
         if record is None:
-            if self.out.has_run(stage):
+            if self.out.has_work(stage):
                 return Freshness(stage, False, f"`{stage}` stopped before it finished", rerun)
             return Freshness(stage, False, f"`{stage}` has not run in {self.out.display()}",
                              rerun)
-        for upstream, seen in sorted(record.get("upstream", {}).items()):
+        for upstream, seen in sorted(record.upstream.items()):
             up = self.records.get(upstream)
             if up is None:
                 return Freshness(stage, False, f"`{upstream}` was redone after `{stage}` ran "
                                  "and has not finished", rerun_command(upstream))
-            if up.get("run_id") != seen:
+            if up.run_id != seen:
                 return Freshness(stage, False, f"`{upstream}` ran again after `{stage}` did",
                                  rerun)
             upstream_state = self.freshness(upstream)
             if not upstream_state.fresh:
                 return Freshness(stage, False, upstream_state.reason, upstream_state.rerun)
-        for files in record.get("inputs", {}).values():
-            if isinstance(files, list) and files and isinstance(files[0], dict) \
-                    and "mtime_ns" in files[0]:
-                change = changed_input(files)
-                if change:
-                    return Freshness(stage, False, f"{change} since `{stage}` ran",
-                                     f"{rerun} --overwrite")
-        model = record.get("inputs", {}).get("model")
-        if isinstance(model, dict) and model.get("id"):
-            now = model_id(model["path"])
-            if now != model["id"]:
-                return Freshness(stage, False, f"model {model['path']} changed since `{stage}` "
-                                 "ran", f"{rerun} --overwrite")
-        problem = self.out.missing_or_changed(
-            [FileEntry.from_json(f) for files in record.get("files", {}).values()
-             for f in files], self.listing())
+        for entry in record.input_files():
+            where = self.resolve(entry)
+            change = input_change(entry, where)
+            if change and change.endswith(" is gone"):
+                return Freshness(stage, False, f"{change} since `{stage}` ran (moved? point "
+                                 f"OUT at its new place with `longtail status "
+                                 f"{self.out.display()} --relocate OLD=NEW`)",
+                                 f"{rerun} --overwrite")
+            if change:
+                return Freshness(stage, False, f"{change} since `{stage}` ran",
+                                 f"{rerun} --overwrite")
+        if record.model is not None and record.model.id:
+            from longtail.linking.spec import model_id
+
+            where = self.out.locations.resolve(record.model.location, record.model.inside_out)
+            now = model_id(where)
+            if now != record.model.id:
+                what = "is gone" if now is None else "changed"
+                return Freshness(stage, False, f"model {where} {what} since `{stage}` ran",
+                                 f"{rerun} --overwrite")
+        problem = self.out.check_files(record.all_files(), self.listing())
         if problem:
             return Freshness(stage, False, f"{problem} (written by `{stage}`)", rerun)
         return Freshness(stage, True)
 
     def listing(self) -> dict[str, FileStat]:
         if self._listing is None:
-            tables = {t for r in self.records.values() for t in r.get("files", {})}
+            tables = {t for r in self.records.values() for t in r.files}
             self._listing = self.out.table_listing(sorted(tables))
         return self._listing
 
@@ -171,9 +195,9 @@ class Lineage:
         """Fresh when every stage holding files of `table` is fresh."""
         writers = self.writers(table)
         if not writers:
-            candidates = WRITERS.get(table, (table,))
+            candidates = writers_of(table) or (table,)
             for stage in candidates:
-                if self.out.has_run(stage):  # it started and stopped part-way
+                if self.out.has_work(stage):  # it started and stopped part-way
                     return self.freshness(stage)
             return Freshness(candidates[0], False, f"no {table} in {self.out.display()}",
                              rerun_command(candidates[0]))
@@ -194,5 +218,29 @@ class Lineage:
                     raise UsageError(f"{state.reason}: run `{state.rerun}` first")
                 raise UsageError(state.line(table))
             for stage in self.writers(table):
-                upstream[stage] = self.records[stage]["run_id"]
+                upstream[stage] = self.records[stage].run_id
         return upstream
+
+    def relocate(self, old: str, new: str) -> int:
+        """Point every record's inputs under `old` at `new` (see `--relocate`); how many
+        inputs moved. Only while holding the lock."""
+        from longtail.output.records import relocate_record
+
+        moved = 0
+        for stage, record in sorted(self.records.items()):
+            updated, n = relocate_record(record, old, new)
+            if n:
+                self.out.write_record(updated)
+                self.records[stage] = updated
+                moved += n
+        self._memo.clear()
+        return moved
+
+
+def normalise_location(location: str) -> str:
+    """A location as given, with a trailing slash and `file://` dropped (for messages)."""
+    return location.removeprefix("file://").rstrip("/") or "/"
+
+
+__all__ = ["Freshness", "Lineage", "fingerprint", "input_change", "run_id", "same_files",
+           "replace"]

@@ -14,6 +14,7 @@ from importlib import metadata
 from longtail import __version__
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
+from longtail.output.records import StageRecord
 from longtail.schemas import ALL_TABLES
 
 _VERSIONED = ("pyarrow", "pyspark", "duckdb", "spacy", "requests", "pyahocorasick")
@@ -29,17 +30,13 @@ def versions() -> dict[str, str]:
     return found
 
 
-def manifest_from_records(records: dict[str, dict]) -> dict:
+def manifest_from_records(records: dict[str, StageRecord]) -> dict:
     stages = {}
     tables: dict[str, int] = {}
     for stage, record in sorted(records.items()):
-        entry = {key: value for key, value in record.items() if key != "files"}
-        entry["tables"] = {}
-        for table, files in record.get("files", {}).items():
-            rows = sum(f["rows"] for f in files)
-            entry["tables"][table] = rows
+        stages[stage] = record.summary()
+        for table, rows in record.rows().items():
             tables[table] = tables.get(table, 0) + rows
-        stages[stage] = entry
     return {
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(),

@@ -1,32 +1,36 @@
-"""The one stage runner: plan, verify, skip, run what is left, sum the stats, record.
+"""The one stage runner: plan, verify, skip, run what is left, sum the stats, commit.
 
 Every stage runs through here, so lineage, verification and stats live in one place:
 
 - **Sharded stages** (link, qa) cut their input into deterministic shards. A shard's task
-  writes its table files and then its commit marker (`ShardWriter`). On a rerun, a marker is
-  trusted only if the files it names are all there with their sizes; a shard whose files are
-  missing or changed is redone, and the run says so. The stage refuses to resume when its
-  parameters or its input files changed since the run started.
-- **Whole stages** (index, count, the analyses, import) read fresh upstream tables, write their
-  tables as one commit and replace what they wrote before (`WholeStage`).
+  writes its table files under the stage's work folder and then its marker (`ShardWriter`).
+  On a rerun, a shard is kept only if the files its marker (or the committed record) names
+  pass the cheap check; a shard whose files are missing or damaged is done again, and the run
+  says so. The stage refuses to resume when its parameters, inputs or model changed since the
+  run started; `--overwrite` starts a new run that replaces the committed one only when it
+  commits.
+- **Whole stages** (index, count, the analyses, import) read fresh upstream tables and write
+  their tables as one commit (`WholeStage`).
 
-Both end in `finish`: the stage record (run id, parameters, inputs, upstream run ids, files,
-stats), then the manifest and the DuckDB views. The distributed part is an `Executor`: a
-function that applies a task function to a list of tasks somewhere (Spark in the jobs layer,
-a plain loop here) and returns their results.
+Both end in `finish`: the stage record (run id, parameters, inputs, upstream run ids, files
+with their checksums, stats), committed by the folder's journal (`OutputFolder.commit`), then
+the manifest and the DuckDB views. The distributed part is an `Executor`: a function that
+applies a task function to a list of tasks somewhere (Spark in the jobs layer, a plain loop
+here) and returns their results.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from longtail.errors import UsageError
-from longtail.output.folder import FileEntry, OutputFolder, new_commit_id
-from longtail.output.lineage import Lineage, input_change, input_fingerprints, run_id
+from longtail.output.folder import WORK, FileEntry, OutputFolder, final_path, new_commit_id
+from longtail.output.lineage import Lineage, fingerprint, input_change, run_id, same_files
+from longtail.output.records import InputFile, StageRecord, now_utc
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,11 +80,16 @@ class ShardWriter:
     def file_name(self, suffix: str = "") -> str:
         return f"part-{self.stage}-{self.shard_id}-{self.commit}{suffix}.parquet"
 
+    def table_dir(self, table: str) -> str:
+        """Where this run writes `table`'s files until the stage is committed."""
+        return f"{WORK}/{self.stage}/{table}"
+
     def write(self, table: str, data, row_group_rows: int | None = None) -> int:
         """Write (more of) the shard's rows of `table`, one file each time; returns how many."""
         earlier = sum(1 for f in self.files if f.table == table)
         name = self.file_name(f"-{earlier:05d}" if earlier else "")
-        entry = self.out.write_table_file(table, name, data, row_group_rows)
+        entry = self.out.write_table_file(table, f"{self.table_dir(table)}/{name}", data,
+                                          row_group_rows)
         self.files.append(entry)
         return entry.rows
 
@@ -89,53 +98,89 @@ class ShardWriter:
         self.files.extend(entries)
 
     def commit_marker(self, stats: dict) -> dict:
-        """Write the marker that makes the files visible; returns it."""
+        """Write the marker that names the shard's files; returns it."""
         marker = {"shard": self.shard_id, "commit": self.commit, "stats": stats,
-                  "files": [f.to_json() for f in self.files]}
+                  "files": [{**f.to_json(), "shard": self.shard_id} for f in self.files]}
         self.out.write_marker(self.stage, self.shard_id, marker)
         return marker
 
 
 @dataclass
 class StageSpec:
-    """What a run of a stage is: its name, tables, parameters and inputs from outside OUT."""
+    """What a run of a stage is: its name, tables, parameters and what it reads from outside
+    OUT: input files by name (locations as given), a model folder, and which inputs are small
+    enough to keep a content checksum of."""
 
     stage: str
     tables: list[str]
     parameters: dict
-    inputs: dict = field(default_factory=dict)  # name -> list of paths, or a dict (the model)
+    inputs: dict[str, list[str]] = field(default_factory=dict)
+    model: str | None = None
+    digest_inputs: tuple[str, ...] = ()
+    retires: tuple[str, ...] = ()  # stages whose output this one's commit replaces
+
+    def identity(self, out: OutputFolder) -> dict:
+        """What a resumed or repeated run must share with the run it continues."""
+        from longtail.linking.spec import model_id
+
+        inputs = {name: [out.locations.record(p)[0] for p in paths]
+                  for name, paths in self.inputs.items()}
+        model = None
+        if self.model:
+            model = {"location": out.locations.record(self.model)[0],
+                     "id": model_id(self.model)}
+        return {"parameters": self.parameters, "inputs": inputs, "model": model}
+
+
+def record_identity(record: StageRecord) -> dict:
+    inputs = {name: [f.location for f in files] for name, files in record.inputs.items()}
+    model = ({"location": record.model.location, "id": record.model.id}
+             if record.model else None)
+    return {"parameters": record.parameters, "inputs": inputs, "model": model}
+
+
+def identity_changes(wanted: dict, recorded: dict) -> list[str]:
+    """What differs between two identities, named for a user."""
+    changed = [k for k in sorted(wanted["parameters"].keys() | recorded["parameters"].keys())
+               if wanted["parameters"].get(k) != recorded["parameters"].get(k)]
+    if wanted["inputs"] != recorded["inputs"]:
+        changed.append("input files")
+    if wanted["model"] != recorded["model"]:
+        changed.append("model")
+    return changed
 
 
 def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
-           upstream: dict[str, str], started: float, say: Say | None = None,
-           inputs: dict | None = None, replaced: Collection[str] = ()) -> dict:
-    """Write the stage's record, delete files no marker names, refresh manifest and views.
+           upstream: dict[str, str], started: float, *, say: Say | None = None,
+           inputs: dict[str, list[InputFile]] | None = None, lock=None) -> StageRecord:
+    """Commit the stage's run: its record, the move of its files into their tables, then the
+    manifest and views. `inputs` are the fingerprints taken when the run started (by default,
+    the spec's inputs now)."""
+    from longtail.linking.spec import model_id
 
-    `inputs` are the recorded inputs (fingerprinted when the run started); by default the
-    spec's inputs, fingerprinted now. `replaced`: the files of the run this one replaces,
-    deleted without a word (the others no marker names are from stopped tasks)."""
-    files: dict[str, list[dict]] = {}
+    files: dict[str, list[FileEntry]] = {}
+    staged: list[FileEntry] = []
     for marker in sorted(markers, key=lambda m: m["shard"]):
-        for entry in marker["files"]:
-            files.setdefault(entry["table"], []).append(entry)
-    record = {
-        "stage": spec.stage,
-        "run_id": run_id((m["shard"], m["commit"]) for m in markers),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.perf_counter() - started, 3),
-        "parameters": spec.parameters,
-        "inputs": inputs if inputs is not None else fingerprinted_inputs(spec.inputs),
-        "upstream": upstream,
-        "stats": stats,
-        "files": files,
-    }
-    out.write_record(spec.stage, record)
-    committed = [FileEntry.from_json(e) for entries in files.values() for e in entries]
-    replaced = set(replaced)
-    stray = [p for p in out.remove_uncommitted(spec.stage, spec.tables, committed)
-             if p not in replaced]
-    if stray and say:
-        say(f"{spec.stage}: removed {len(stray)} files no commit names (from stopped tasks)")
+        for data in marker["files"]:
+            entry = FileEntry.from_json(data)
+            staged.append(entry)
+            files.setdefault(entry.table, []).append(
+                FileEntry(entry.table, final_path(entry.path), entry.rows, entry.bytes,
+                          entry.sha256, entry.tail, entry.mtime_ns, marker["shard"]))
+    if inputs is None:
+        inputs = fingerprint_inputs(out, spec)
+    model = out.locations.model(spec.model, model_id(spec.model)) if spec.model else None
+    record = StageRecord(
+        stage=spec.stage,
+        run_id=run_id((m["shard"], m["commit"]) for m in markers),
+        finished=now_utc(),
+        seconds=round(time.perf_counter() - started, 3),
+        parameters=spec.parameters, inputs=inputs, model=model, upstream=upstream,
+        stats=stats, files=files,
+        shards={m["shard"]: {"commit": m["commit"], "stats": m["stats"]} for m in markers})
+    if lock is not None:
+        lock.check()
+    out.commit(record, staged, retire=spec.retires)
     from longtail.output.manifest import refresh  # the manifest and views follow every record
 
     refresh(out)
@@ -145,104 +190,126 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
     return record
 
 
-def changed_keys(wanted: dict, recorded: dict) -> list[str]:
-    """The keys whose values differ between two dicts, sorted."""
-    return sorted(k for k in wanted.keys() | recorded.keys() if wanted.get(k) != recorded.get(k))
+def fingerprint_inputs(out: OutputFolder, spec: StageSpec) -> dict[str, list[InputFile]]:
+    return {name: [fingerprint(out.locations, p, name in spec.digest_inputs) for p in paths]
+            for name, paths in spec.inputs.items()}
 
 
-def fingerprinted_inputs(inputs: dict) -> dict:
-    """Inputs as recorded: lists of files with their sizes and times; other values as given."""
-    recorded = {}
-    for name, value in inputs.items():
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            recorded[name] = input_fingerprints(value)
-        else:
-            recorded[name] = value
-    return recorded
+def _record_markers(record: StageRecord) -> dict[str, dict]:
+    """The committed run's shards as markers (to keep them in a rerun that repairs others)."""
+    by_shard: dict[str, list[dict]] = {}
+    for entry in record.all_files():
+        by_shard.setdefault(entry.shard or "", []).append(entry.to_json())
+    return {shard: {"shard": shard, "commit": done["commit"], "stats": done.get("stats", {}),
+                    "files": by_shard.get(shard, [])}
+            for shard, done in record.shards.items()}
 
 
 class ShardedStage:
     """A stage cut into shards that resume: link and qa."""
 
-    def __init__(self, out: OutputFolder, spec: StageSpec, *, say: Say = say_on_stderr):
+    def __init__(self, out: OutputFolder, spec: StageSpec, *, say: Say = say_on_stderr,
+                 lock=None):
         self.out = out
         self.spec = spec
         self.say = say
+        self.lock = lock
         self.started = time.perf_counter()
-        self.fingerprints: list[dict] | None = None
+        self.fingerprints: dict[str, list[InputFile]] | None = None
+        self.base: StageRecord | None = None  # the committed run this one continues
 
     def prepare(self, overwrite: bool) -> None:
-        """Start over (--overwrite) or check that a resumed run has the same plan."""
+        """Start a new run (`--overwrite`: the committed run stays until this one commits), or
+        check that a resumed or repeated run has the same parameters, inputs and model."""
         out, stage = self.out, self.spec.stage
-        out.storage.check_writable()
         if overwrite:
-            out.clear_stage(stage, self.spec.tables)
+            out.discard_work(stage)
+        wanted = self.spec.identity(out)
         plan = out.plan(stage)
+        record = out.record(stage)
         if plan is None:
-            out.write_plan(stage, {"parameters": self.spec.parameters,
-                                   "inputs": self.spec.inputs})
-            return
-        for what, key in (("different", "parameters"), ("other", "inputs")):
-            changed = changed_keys(getattr(self.spec, key), plan.get(key) or {})
-            if changed:
-                raise UsageError(
-                    f"{out.display()} holds a '{stage}' run with {what} {', '.join(changed)}; "
-                    "pass --overwrite to redo it or choose another --out")
+            if record is not None and not overwrite:
+                self._refuse_changes(wanted, record_identity(record), "holds")
+            plan = {**wanted, "replaces_committed": bool(overwrite)}
+            out.write_plan(stage, plan)
+        else:
+            self._refuse_changes(wanted, {k: plan.get(k) for k in wanted}, "holds an unfinished")
+        if record is not None and not plan.get("replaces_committed"):
+            self.base = record
+
+    def _refuse_changes(self, wanted: dict, recorded: dict, holds: str) -> None:
+        changed = identity_changes(wanted, {"parameters": recorded.get("parameters") or {},
+                                            "inputs": recorded.get("inputs") or {},
+                                            "model": recorded.get("model")})
+        if changed:
+            raise UsageError(
+                f"{self.out.display()} {holds} '{self.spec.stage}' run with other "
+                f"{', '.join(changed)}; pass --overwrite to redo it or choose another --out")
 
     def input_rows(self, paths: list[str], count_rows: Callable[[str], int],
                    executor: Executor) -> dict[str, int]:
-        """Rows of each input file: cached in the plan while the files are unchanged, counted
+        """Rows of each input file: kept in the plan while the files are unchanged, counted
         (through `executor`) otherwise. An input that changed after shards were committed
         from it stops the run with one line."""
-        plan, current = self._fingerprints(paths)
-        cached = plan.get("fingerprints")
-        if cached and [{k: e[k] for k in ("path", "size", "mtime_ns")} for e in cached] == current:
-            self.fingerprints = cached
-            return {e["path"]: e["rows"] for e in cached}
+        name = next(iter(self.spec.inputs))
+        plan, current = self._fingerprints(name, paths)
+        cached = [InputFile.from_json(e) for e in plan.get("fingerprints", {}).get(name, [])]
+        if cached and same_files(cached, current):
+            self.fingerprints = {name: cached}
+            return {p: f.rows or 0 for p, f in zip(paths, cached, strict=True)}
         rows = executor(count_rows, list(paths)) if paths else []
-        self.fingerprints = [{**fp, "rows": n} for fp, n in zip(current, rows, strict=True)]
-        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": self.fingerprints})
+        counted = [InputFile(**{**f.to_json(), "inside_out": f.inside_out, "rows": n})
+                   for f, n in zip(current, rows, strict=True)]
+        self.fingerprints = {name: counted}
+        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": {
+            name: [f.to_json() for f in counted]}})
         return dict(zip(paths, rows, strict=True))
 
     def fingerprint_inputs(self, paths: list[str]) -> None:
         """Fingerprint inputs read on the driver (QA files); a change after shards were
         committed stops the run with one line."""
-        plan, self.fingerprints = self._fingerprints(paths)
-        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": self.fingerprints})
+        name = next(iter(self.spec.inputs))
+        plan, current = self._fingerprints(name, paths)
+        self.fingerprints = {name: current}
+        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": {
+            name: [f.to_json() for f in current]}})
 
-    def _fingerprints(self, paths: list[str]) -> tuple[dict, list[dict]]:
-        """The stage's plan and the inputs' fingerprints now, after checking that no input
-        changed since shards were committed from it."""
+    def _fingerprints(self, name: str, paths: list[str]) -> tuple[dict, list[InputFile]]:
         out, stage = self.out, self.spec.stage
-        plan = out.plan(stage) or {"parameters": self.spec.parameters,
-                                   "inputs": self.spec.inputs}
-        current = input_fingerprints(paths)
-        if plan.get("fingerprints") and out.has_markers(stage):
-            self.check_inputs_unchanged(plan["fingerprints"], current)
+        plan = out.plan(stage) or {}
+        current = [fingerprint(out.locations, p, name in self.spec.digest_inputs)
+                   for p in paths]
+        recorded = [InputFile.from_json(e) for e in plan.get("fingerprints", {}).get(name, [])]
+        if recorded and out.has_markers(stage):
+            self._check_unchanged(recorded, paths)
+        elif self.base is not None:
+            self._check_unchanged(self.base.inputs.get(name, []), paths)
         return plan, current
 
-    def check_inputs_unchanged(self, recorded: list[dict], current: list[dict]) -> None:
+    def _check_unchanged(self, recorded: list[InputFile], paths: list[str]) -> None:
         """Stop when an input file changed after shards were made from it."""
-        before = {e["path"]: e for e in recorded}
-        for now in current:
-            change = now["path"] in before and input_change(before[now["path"]], now)
+        for entry, path in zip(recorded, paths, strict=False):
+            change = input_change(entry, path)
             if change:
                 raise UsageError(
                     f"{change} since this '{self.spec.stage}' run started; pass --overwrite "
                     "to redo the stage, or restore the file")
 
     def verified_markers(self, shard_ids: Iterable[str]) -> dict[str, dict]:
-        """Markers whose files are all there as written; the others are dropped (and said)."""
+        """Shards whose files are all there as written, from the run in progress and the
+        committed run it continues; the others are dropped (and said)."""
         out, stage = self.out, self.spec.stage
         wanted = set(shard_ids)
-        listing = out.table_listing(self.spec.tables)
+        candidates = _record_markers(self.base) if self.base is not None else {}
+        candidates.update(out.markers(stage))
+        listing = {**out.table_listing(self.spec.tables),
+                   **out.table_listing(self.spec.tables, f"{WORK}/{stage}")}
         valid = {}
-        for shard_id, marker in out.markers(stage).items():
+        for shard_id, marker in sorted(candidates.items()):
             if shard_id not in wanted:
                 out.delete_marker(stage, shard_id)
                 continue
-            problem = out.missing_or_changed(
-                [FileEntry.from_json(f) for f in marker["files"]], listing)
+            problem = out.check_files([FileEntry.from_json(f) for f in marker["files"]], listing)
             if problem:
                 self.say(f"{stage}: shard {shard_id}: {problem}; doing it again")
                 out.delete_marker(stage, shard_id)
@@ -252,7 +319,7 @@ class ShardedStage:
 
     def run(self, shards: dict[str, Any], work: Callable[[tuple[str, Any]], dict],
             executor: Executor, upstream: dict[str, str] | None = None,
-            extra_stats: dict | None = None) -> dict:
+            extra_stats: dict | None = None) -> StageRecord:
         """Run the shards without a valid marker through `executor`; returns the record.
 
         `work((shard_id, payload))` runs in a task, writes the shard with a `ShardWriter`
@@ -264,14 +331,10 @@ class ShardedStage:
                 if shard_id not in done]
         self.say(f"{stage}: {len(shards)} shards, {len(done)} already done, "
                  f"{len(todo)} to do")
-        record = out.record(stage)
-        if not todo and record is not None and record.get("run_id") == run_id(
+        if not todo and self.base is not None and self.base.run_id == run_id(
                 (m["shard"], m["commit"]) for m in done.values()):
-            return record
-        out.delete_record(stage)  # nothing may read the stage while it changes
-        out.remove_uncommitted(stage, self.spec.tables,
-                               [FileEntry.from_json(f) for m in done.values()
-                                for f in m["files"]])
+            out.discard_work(stage)
+            return self.base
         for marker in executor(work, todo) if todo else []:
             done[marker["shard"]] = marker
             stored = out.storage.read_json(out.marker_path(stage, marker["shard"])) or {}
@@ -284,12 +347,11 @@ class ShardedStage:
         stats["shards"] = len(shards)
         stats["shards_skipped"] = len(shards) - len(todo)
         stats.update(extra_stats or {})
-        inputs = fingerprinted_inputs(self.spec.inputs)
+        inputs = fingerprint_inputs(out, self.spec)
         if self.fingerprints is not None:
-            name = next(k for k, v in self.spec.inputs.items() if isinstance(v, list))
-            inputs[name] = self.fingerprints
-        return finish(out, self.spec, markers, stats, upstream or {}, self.started, self.say,
-                      inputs)
+            inputs.update(self.fingerprints)
+        return finish(out, self.spec, markers, stats, upstream or {}, self.started,
+                      say=self.say, inputs=inputs, lock=self.lock)
 
 
 class WholeStage:
@@ -301,29 +363,23 @@ class WholeStage:
     """
 
     def __init__(self, out: OutputFolder, spec: StageSpec, reads: Iterable[str] = (),
-                 *, say: Say = say_on_stderr):
+                 *, say: Say = say_on_stderr, lineage: Lineage | None = None, lock=None):
         self.out = out
         self.spec = spec
         self.reads = list(reads)
         self.say = say
+        self.lock = lock
         self.stats: dict = {}
-        self.record: dict | None = None
-        self.replaced: list[str] = []  # files of the run this one replaces
+        self.record: StageRecord | None = None
         self.started = time.perf_counter()
-        self.lineage = Lineage(out)
+        self.lineage = lineage or Lineage(out)
         self.upstream = self.lineage.require(self.reads)
         self.writer = ShardWriter(out, spec.stage, "all")
 
     def __enter__(self) -> WholeStage:
-        self.out.storage.check_writable()
-        previous = self.out.record(self.spec.stage) or {}
-        self.replaced = [f["path"] for files in previous.get("files", {}).values()
-                         for f in files]
-        self.out.delete_record(self.spec.stage)
-        self.out.delete_marker(self.spec.stage, "all")
+        self.out.discard_work(self.spec.stage)
         # what is running, so that a run that stops part-way is seen as stopped, not absent
-        self.out.write_plan(self.spec.stage, {"parameters": self.spec.parameters,
-                                              "inputs": self.spec.inputs})
+        self.out.write_plan(self.spec.stage, self.spec.identity(self.out))
         return self
 
     def write(self, table: str, data, row_group_rows: int | None = None) -> int:
@@ -338,19 +394,18 @@ class WholeStage:
         return self.lineage.committed_files(table, stages)
 
     def __exit__(self, kind, value, traceback) -> None:
-        if kind is not None:  # a failed run leaves nothing behind that it wrote itself
-            for entry in self.writer.files:
-                self.out.storage.delete(entry.path)
+        if kind is not None:  # a failed run leaves nothing behind: the committed run stays
+            self.out.discard_work(self.spec.stage)
             return
         marker = self.writer.commit_marker(self.stats)
         self.record = finish(self.out, self.spec, [marker], dict(self.stats), self.upstream,
-                             self.started, self.say, replaced=self.replaced)
+                             self.started, say=self.say, lock=self.lock)
 
 
 def commit_stage(out: OutputFolder, stage: str, tables: dict[str, Any], *,
                  parameters: dict | None = None, inputs: dict | None = None,
                  reads: Iterable[str] = (), say: Say | None = None,
-                 row_groups: dict[str, int] | None = None) -> dict:
+                 row_groups: dict[str, int] | None = None) -> StageRecord:
     """Commit whole tables as one finished run of `stage` (a table's value is an Arrow table
     or a list of them, one file each); returns the record. For importers, fixtures and
     benchmarks that make tables without running the stage itself."""

@@ -209,6 +209,16 @@ class Storage:
         text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
         self.write_bytes(relative, text.encode("utf-8"))
 
+    def move(self, source: str, target: str) -> None:
+        """Move a file within the root (a rename on a local disk; copy, then delete, on an
+        object store)."""
+        self.make_dirs(posixpath.dirname(target))
+        if self.local:
+            os.replace(self.path(source), self.path(target))
+            return
+        self.fs.copy_file(self.path(source), self.path(target))
+        self.delete(source)
+
     def make_dirs(self, folder: str) -> None:
         if self.local:
             os.makedirs(self.path(folder), exist_ok=True)

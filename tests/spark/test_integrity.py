@@ -17,11 +17,6 @@ from pathlib import Path
 import pytest
 
 from longtail.jobs.cli import build_parser
-from longtail.jobs.count import run_count
-from longtail.jobs.index import run_index
-from longtail.jobs.link import run_link
-from longtail.jobs.qa import run_qa
-from longtail.jobs.run import run_all
 from longtail.linking.spec import LinkerSpec
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
@@ -29,6 +24,7 @@ from longtail.output.views import connect
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from tests.e2e.conftest import longtail
+from tests.spark.stages import run_all, run_count, run_index, run_link, run_qa
 
 pytestmark = pytest.mark.spark
 
@@ -105,7 +101,16 @@ def test_relinking_with_other_settings_makes_index_and_count_stale(spark, sample
     assert allowed.returncode == 0 and allowed.stdout.splitlines()[1] == "66"
 
     run_index(spark, IndexConfig(min_cooccurrence=1), out, say=Messages())
-    run_count(spark, CountConfig(), out, say=Messages())
+    # the corpus is now linked at confidence 0.95, the questions at 0.5: refused, then asked for
+    assert refusal("count", "--out", out) == (
+        "longtail: error: the corpus and the QA set were linked with different settings "
+        "(confidence 0.95 in `link`, 0.4 in `qa`); relink one of them, or pass "
+        "--allow-mixed-linkers to count them together anyway")
+    record = OutputFolder(out).record("count")
+    run_count(spark, CountConfig(allow_mixed_linkers=True), out, say=Messages())
+    assert OutputFolder(out).record("count").run_id != record.run_id
+    assert OutputFolder(out).record("count").stats["mixed_linkers"] == (
+        "confidence 0.95 in `link`, 0.4 in `qa`")
     assert "every stage is fresh" in longtail("status", out).stdout
     assert_manifest_is_what_readers_see(finished)
 

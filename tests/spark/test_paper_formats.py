@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from longtail.jobs.count import run_count
 from longtail.stage_config import CountConfig
+from tests.spark.stages import run_count
 from tests.unit.test_analysis_paper_formats import import_archive
 
 pytestmark = pytest.mark.spark

@@ -12,10 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from longtail.jobs.count import run_count
-from longtail.jobs.index import run_index
-from longtail.jobs.link import run_link
-from longtail.jobs.qa import run_qa
 from longtail.jobs.tables import read_files
 from longtail.linking.annotation import entity_id
 from longtail.linking.spec import LinkerSpec
@@ -25,6 +21,7 @@ from longtail.qa.countries import load_countries
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import PIPELINE_TABLES
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
+from tests.spark.stages import run_count, run_index, run_link, run_qa
 
 pytestmark = pytest.mark.spark
 

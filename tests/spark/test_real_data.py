@@ -7,13 +7,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from longtail.jobs.count import run_count
-from longtail.jobs.index import run_index
-from longtail.jobs.link import run_link
-from longtail.jobs.qa import run_qa
 from longtail.linking.spec import LinkerSpec
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from tests.conftest import shared_path
+from tests.spark.stages import run_count, run_index, run_link, run_qa
 
 pytestmark = pytest.mark.spark
 

@@ -20,15 +20,12 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from longtail.jobs.count import run_count
-from longtail.jobs.index import run_index
-from longtail.jobs.link import run_link
-from longtail.jobs.qa import run_qa
 from longtail.linking.spec import LinkerSpec
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from tests.servers.faulty_proxy import FaultyProxy, ProxyFaults
 from tests.servers.longtail_serve import ServeProcess
+from tests.spark.stages import run_count, run_index, run_link, run_qa
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

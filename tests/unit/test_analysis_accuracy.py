@@ -9,18 +9,16 @@ import pytest
 
 from longtail.analysis.accuracy import exact_match, normalize_answer
 from longtail.analysis.bins import count_bin
-from longtail.analysis.commands import register
 from longtail.analysis.tables import read_table
 from longtail.errors import UsageError
+from longtail.jobs.cli import build_parser
 from tests.unit.test_analysis_fixture import build_out
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="longtail")
-    register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def run(argv: list[str]) -> int:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from longtail.errors import UsageError
-from longtail.output.lineage import input_fingerprints
+from longtail.output.lineage import fingerprint
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import RELEVANT, B, build_out, doc_id
 
@@ -65,9 +65,9 @@ def test_hugging_face_dataset_keeps_its_state_files(tmp_path):
     (dataset / "state.json").write_text(json.dumps(state), encoding="utf-8")
     (dataset / "dataset_info.json").write_text('{"features": {}}', encoding="utf-8")
     record = fixture.out.record("link")  # the corpus as if the link stage had read these files
-    record["inputs"]["corpus"] = input_fingerprints([
-        str(dataset / "data-00000-of-00001.arrow"), str(fixture.files[1])])
-    fixture.out.write_record("link", record)
+    record.inputs["corpus"] = [fingerprint(fixture.out.locations, str(path)) for path in (
+        dataset / "data-00000-of-00001.arrow", fixture.files[1])]
+    fixture.out.write_record(record)
     target = tmp_path / "cf"
     run(["counterfactual", fixture.out.location, "--per-bin", "5", "--write-corpus",
          str(target)])

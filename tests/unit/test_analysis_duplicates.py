@@ -29,7 +29,7 @@ def test_clusters_kinds_and_unique_relevant_documents(tmp_path, capsys):
     assert unique == {"q1": (1, 1), "q2": (3, 3), "q3": (12, 11), "q4": (15, 12), "q5": (0, 0)}
     printed = capsys.readouterr().out
     assert "documents in clusters" in printed and "largest clusters" in printed
-    stats = fixture.out.record("duplicates")["stats"]
+    stats = fixture.out.record("duplicates").stats
     assert stats["clusters"] == 3 and stats["documents_in_clusters"] == len(rows)
     assert stats["questions_with_duplicate_relevant_docs"] == 2  # q3 and q4
     assert stats["documents"] >= len(rows)
@@ -64,5 +64,6 @@ def test_bad_options_are_usage_errors(tmp_path):
         find_duplicates([], shingle=0)
     fixture = build_out(tmp_path)
     fixture.out.delete_record("link")
+    fixture.out.write_plan("link", {})  # a link run that started and stopped
     with pytest.raises(UsageError, match="docs is stale: `link` stopped before it finished"):
         run(["duplicates", fixture.out.location])

@@ -53,7 +53,7 @@ def test_tokens_per_step_from_characters(tmp_path, capsys):
 
 def test_step_flags_are_exclusive_and_positive(tmp_path):
     fixture = build_out(tmp_path)
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="not both"):
         run(["exposure", fixture.out.location, "--docs-per-step", "2",
              "--tokens-per-step", "9"])
     with pytest.raises(UsageError, match="at least 1"):

@@ -168,14 +168,15 @@ def test_wrong_usage(tmp_path):
         run(["import", "paper", "--entity-map", str(npz), "--qa-entities", str(short),
              "--qa", str(qa), "--out", str(out)])
     run(["import", "paper", "--entity-map", str(npz), "--out", str(out), "--overwrite"])
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "_lock"}
     with pytest.raises(UsageError, match="already holds"):
         run(["import", "paper", "--entity-map", str(npz), "--out", str(out)])
     with pytest.raises(UsageError, match="too small"):
         run(["import", "paper", "--entity-map", str(npz), "--out", str(out), "--overwrite",
              "--num-docs", "5"])
-    # a failed import leaves no table file behind, and no record
-    assert not list(out.glob("doc_entities/*.parquet")) and not list(out.glob("docs/*.parquet"))
-    assert not (out / "_stages" / "import.json").exists()
+    # a refused or failed import leaves the previous one as it was, and nothing of its own
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "_lock"}
+    assert after == before
     with pytest.raises(UsageError, match="cannot read entity map"):
         run(["import", "paper", "--entity-map", str(qa), "--out", str(tmp_path / "o2")])
     with pytest.raises(UsageError, match=".npz"):

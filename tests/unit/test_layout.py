@@ -139,7 +139,7 @@ def test_a_plain_install_answers_help_and_names_the_missing_extra(tmp_path):
         assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("module", ["longtail.jobs.cli", "longtail.jobs.run"])
+@pytest.mark.parametrize("module", ["longtail.jobs.cli", "longtail.jobs.submit"])
 def test_the_spark_layer_imports_under_its_installed_name(module):
     result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
                             text=True, cwd="/", timeout=120)

@@ -116,9 +116,10 @@ def test_stats_add_numbers_and_merge_dicts():
 def test_a_finished_stage_is_fresh_and_its_manifest_adds_up(tmp_path, inputs):
     out = OutputFolder(str(tmp_path / "out"))
     record = ToyLink(out, inputs).run()
-    assert record["stats"]["documents_in"] == 12 and record["stats"]["shards"] == 3
-    assert record["stats"]["by_file"] == {"a.txt": 5, "b.txt": 3, "c.txt": 4}
-    assert [e["rows"] for e in record["inputs"]["corpus"]] == [5, 3, 4]
+    assert record.stats["documents_in"] == 12 and record.stats["shards"] == 3
+    assert record.stats["by_file"] == {"a.txt": 5, "b.txt": 3, "c.txt": 4}
+    assert [e.rows for e in record.inputs["corpus"]] == [5, 3, 4]
+    assert [e.location for e in record.inputs["corpus"]] == inputs  # absolute paths
     assert Lineage(out).freshness("link").fresh
     assert visible_rows(out, "docs") == 12
     assert_manifest_matches_tables(out)
@@ -127,7 +128,7 @@ def test_a_finished_stage_is_fresh_and_its_manifest_adds_up(tmp_path, inputs):
 def test_resume_redoes_only_a_shard_whose_file_is_missing_and_says_so(tmp_path, inputs):
     out = OutputFolder(str(tmp_path / "out"))
     first = ToyLink(out, inputs).run()
-    victim = first["files"]["docs"][1]["path"]
+    victim = first.files["docs"][1].path
     os.remove(os.path.join(out.location, victim))
     state = Lineage(out).freshness("link")
     assert not state.fresh and "is missing" in state.reason
@@ -137,7 +138,7 @@ def test_resume_redoes_only_a_shard_whose_file_is_missing_and_says_so(tmp_path, 
     assert again.worked == ["f00001"]
     assert any("shard f00001" in m and "doing it again" in m for m in again.messages)
     assert "3 shards, 2 already done, 1 to do" in again.messages[-1]
-    assert record["run_id"] != first["run_id"]  # a redone shard is a new output
+    assert record.run_id != first.run_id  # a redone shard is a new output
     assert visible_rows(out, "docs") == 12
     assert_manifest_matches_tables(out)
 
@@ -145,7 +146,7 @@ def test_resume_redoes_only_a_shard_whose_file_is_missing_and_says_so(tmp_path, 
 def test_resume_redoes_a_shard_whose_file_changed(tmp_path, inputs):
     out = OutputFolder(str(tmp_path / "out"))
     first = ToyLink(out, inputs).run()
-    path = os.path.join(out.location, first["files"]["docs"][0]["path"])
+    path = os.path.join(out.location, first.files["docs"][0].path)
     with open(path, "ab") as fh:
         fh.write(b"garbage")
     again = ToyLink(out, inputs)
@@ -176,18 +177,18 @@ def test_a_changed_input_stops_the_run_with_one_line(tmp_path, inputs):
     assert inputs[1] in message and "--overwrite" in message and "restore" in message
     assert "\n" not in message
     record = ToyLink(out, inputs).run(overwrite=True)
-    assert record["stats"]["documents_in"] == 13
+    assert record.stats["documents_in"] == 13
     assert_manifest_matches_tables(out)
 
 
 def test_other_parameters_are_refused_unless_overwritten(tmp_path, inputs):
     out = OutputFolder(str(tmp_path / "out"))
     ToyLink(out, inputs).run()
-    with pytest.raises(UsageError, match="different parameter; pass --overwrite"):
+    with pytest.raises(UsageError, match="run with other parameter; pass --overwrite"):
         ToyLink(out, inputs, parameter=2).run()
-    with pytest.raises(UsageError, match="other corpus"):
+    with pytest.raises(UsageError, match="other input files"):
         ToyLink(out, inputs[:2]).run()
-    assert ToyLink(out, inputs, parameter=2).run(overwrite=True)["parameters"] == {
+    assert ToyLink(out, inputs, parameter=2).run(overwrite=True).parameters == {
         "parameter": 2}
 
 
@@ -195,7 +196,7 @@ def test_downstream_is_stale_after_upstream_reruns_and_refuses_to_read_it(tmp_pa
     out = OutputFolder(str(tmp_path / "out"))
     ToyLink(out, inputs).run()
     index = toy_index(out)
-    assert index["upstream"] == {"link": Lineage(out).records["link"]["run_id"]}
+    assert index.upstream == {"link": Lineage(out).records["link"].run_id}
     assert Lineage(out).freshness("index").fresh
 
     ToyLink(out, inputs, parameter=2).run(overwrite=True)
@@ -237,8 +238,8 @@ def test_a_stage_that_stopped_part_way_is_not_read(tmp_path, inputs):
 
 
 def test_files_no_marker_names_are_invisible_and_removed(tmp_path, inputs):
-    """A task killed after writing, and a duplicate of a finished task: their files are never
-    read, and the next run of the stage deletes them."""
+    """A task killed after writing, and a duplicate of a finished task: their files stay in
+    the stage's work folder, are never read, and go when the stage next commits."""
     out = OutputFolder(str(tmp_path / "out"))
     toy = ToyLink(out, inputs)
     toy.run()
@@ -246,8 +247,8 @@ def test_files_no_marker_names_are_invisible_and_removed(tmp_path, inputs):
     orphan.write("docs", docs_rows(inputs[0], 0))
     half = ShardWriter(out, "link", "f00009")  # a killed task of a shard not in the plan
     half.write("docs", docs_rows(inputs[1], 1))
-    on_disk = sorted(os.listdir(os.path.join(out.location, "docs")))
-    assert len(on_disk) == 5
+    assert len(os.listdir(os.path.join(out.location, "docs"))) == 3
+    assert len(os.listdir(os.path.join(out.location, "_work", "link", "docs"))) == 2
     assert visible_rows(out, "docs") == 12
     assert out.read_table("docs", out.committed_files("docs")).num_rows == 12
     assert Lineage(out).freshness("link").fresh  # extra files do not make it stale
@@ -255,11 +256,13 @@ def test_files_no_marker_names_are_invisible_and_removed(tmp_path, inputs):
     os.remove(os.path.join(out.location, toy.out.committed_files("docs")[2].path))
     ToyLink(out, inputs).run()
     assert len(os.listdir(os.path.join(out.location, "docs"))) == 3
+    assert not os.path.exists(os.path.join(out.location, "_work", "link"))
     assert_manifest_matches_tables(out)
 
 
-def test_a_whole_stage_rerun_replaces_its_files_and_names_only_stray_ones(tmp_path, inputs):
-    """The previous run's files go without a word; a stopped task's file is said."""
+def test_a_whole_stage_rerun_replaces_its_files_and_recovery_removes_strays(tmp_path, inputs):
+    """The previous run's files go with the commit that replaces them; a table file no record
+    names (an older version's, or an interrupted commit's) goes when a writer takes OUT."""
     out = OutputFolder(str(tmp_path / "out"))
     ToyLink(out, inputs).run()
     folder = os.path.join(out.location, "entities")
@@ -270,26 +273,26 @@ def test_a_whole_stage_rerun_replaces_its_files_and_names_only_stray_ones(tmp_pa
     assert said == []
     second = os.listdir(folder)
     assert len(first) == len(second) == 1 and first != second
-    stray = ShardWriter(out, "index", "all")  # a task that stopped before its commit
-    stray.write("entities", out.read_table("entities", out.committed_files("entities")))
+    stray = out.write_table_file("entities", "entities/part-index-all-0123456789ab.parquet",
+                                 out.read_table("entities", out.committed_files("entities")))
     assert len(os.listdir(folder)) == 2
-    toy_index(out, say=said.append)
-    assert said == ["index: removed 1 files no commit names (from stopped tasks)"]
-    assert len(os.listdir(folder)) == 1
+    assert out.recover(["entities"]) == ["removed 1 table files no record names"]
+    assert os.listdir(folder) == second and not os.path.exists(stray.path)
     assert_manifest_matches_tables(out)
 
 
-def test_a_failed_whole_stage_leaves_neither_files_nor_a_record(tmp_path, inputs):
+def test_a_failed_whole_stage_leaves_the_previous_run_as_it_was(tmp_path, inputs):
     out = OutputFolder(str(tmp_path / "out"))
     ToyLink(out, inputs).run()
-    toy_index(out)
+    before = toy_index(out)
     with pytest.raises(RuntimeError), WholeStage(out, StageSpec("index", ["entities"], {}),
                                                  reads=["docs"], say=lambda m: None) as run:
         run.write("entities", pa.table({
             "entity_id": [1], "uri": ["x"], "support": [0], "types": [[]], "doc_count": [1],
             "mention_count": [1]}))
         raise RuntimeError("stopped")
-    assert out.record("index") is None
-    assert len(os.listdir(os.path.join(out.location, "entities"))) == 1  # the old commit's
-    with pytest.raises(UsageError, match="entities is stale: `index` stopped before"):
-        Lineage(out).require(["entities"])
+    assert out.record("index") == before
+    assert [f.path for f in out.committed_files("entities")] == [
+        f"entities/{name}" for name in os.listdir(os.path.join(out.location, "entities"))]
+    assert not os.path.exists(os.path.join(out.location, "_work", "index"))
+    assert Lineage(out).freshness("index").fresh
