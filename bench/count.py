@@ -411,8 +411,8 @@ def count_buckets(values: list[int | None]) -> str:
 def run_ours(out: OutputFolder, master: str, conf: dict[str, str], times: dict[str, Timed]
              ) -> dict:
     """Time `run_count` on a fresh local session; returns its stats with peaks and Spark jobs."""
-    from longtail.output.context import run_stage
     from longtail.jobs.session import spark_session
+    from longtail.output.context import run_stage
     from longtail.stage_config import CountConfig
 
     reset_peak_rss()

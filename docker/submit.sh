@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Submit jobs/run.py to the compose file's Spark master, linking with the running replicas.
-# Arguments are passed on to jobs/run.py (--corpus, --qa, --qa-format, --out, ...).
+# Submit `longtail run` (jobs/submit.py run) to the compose file's Spark master, linking with the running replicas.
+# Arguments are passed on to `longtail run` (--corpus, --qa, --qa-format, --out, ...).
 #
 #   LINKER=spotlight  every `spotlight` replica, http://<project>-spotlight-<i>:80/rest
 #   LINKER=serve      every `serve` replica, http://<project>-serve-<i>:2222/rest
@@ -39,4 +39,4 @@ exec spark-submit \
   --conf "spark.executor.cores=${EXECUTOR_CORES:-4}" \
   --conf "spark.executor.memory=${EXECUTOR_MEMORY:-6g}" \
   --conf spark.ui.showConsoleProgress=true \
-  /opt/longtail/jobs/run.py "${linker_args[@]}" "$@"
+  /opt/longtail/jobs/submit.py run "${linker_args[@]}" "$@"

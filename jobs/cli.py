@@ -40,7 +40,8 @@ def _spark(args: argparse.Namespace, name: str):
 
 
 def _linker(stage: stages.Stage, args: argparse.Namespace):
-    return stage_config.linker_spec(args) if stage.linker else None
+    """The stage's linker, made (and its model checked) after its inputs are checked."""
+    return (lambda: stage_config.linker_spec(args)) if stage.linker else None
 
 
 def cmd_stage(stage: stages.Stage, args: argparse.Namespace) -> int:

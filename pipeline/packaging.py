@@ -2,7 +2,7 @@
 
     longtail pack --out longtail-env.tar.gz
     PYSPARK_PYTHON=./environment/bin/python \\
-        spark-submit --archives longtail-env.tar.gz#environment jobs/run.py ...
+        spark-submit --archives longtail-env.tar.gz#environment jobs/submit.py run ...
 
 The archive is a fresh virtual environment packed with venv-pack (the way Spark's Python
 packaging guide ships dependencies): longtail is built from its source into a wheel and

@@ -15,7 +15,7 @@ from longtail.output.failures import FailureRecord
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
 
 
-def prepare_corpus(config, linker) -> list[CorpusFile]:
+def prepare_corpus(config) -> list[CorpusFile]:
     """The corpus files the link stage will read, in file_index order."""
     return resolve_inputs(config.corpus, config.corpus_format)
 
@@ -38,7 +38,7 @@ class QAInput:
                 "duplicate_id_examples": sorted(repeated)[:5]}
 
 
-def prepare_qa(config, linker) -> QAInput:
+def prepare_qa(config) -> QAInput:
     """Every record of the QA files, read now."""
     found = QAInput(resolve_qa_paths(config.qa))
     for record in read_qa(found.paths, config.qa_format, config.question_field,

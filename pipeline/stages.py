@@ -12,7 +12,7 @@ A stage is a step that writes tables into an output folder and records itself th
 
 Entry points are named, not imported ("module:function"), so that this module, which the
 pure-Python core reads, never imports the Spark layer: `entry(ctx, config)` runs the stage with
-a `longtail.output.context.StageContext` and returns its record; `prepare(config, linker)`, when
+a `longtail.output.context.StageContext` and returns its record; `prepare(config)`, when
 a stage has one, checks and reads its inputs before anything in OUT is touched, and what it
 returns is handed to the entry (`ctx.prepared`).
 

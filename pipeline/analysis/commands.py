@@ -19,6 +19,7 @@ from longtail.console import print_rows
 from longtail.errors import UsageError
 from longtail.output.context import StageContext
 from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
 from longtail.output.records import StageRecord
 
 
@@ -209,14 +210,15 @@ def cmd_export_paper(args: argparse.Namespace) -> int:
 
     out = OutputFolder(args.out_dir)
     out.check_exists()
+    lineage = Lineage(out)  # one reading of the records for every table the export reads
     if not (args.entity_map or args.qa_entities):
         raise UsageError("give --entity-map and/or --qa-entities")
     if args.entity_map:
-        s = export_entity_map(out, args.entity_map)
+        s = export_entity_map(out, args.entity_map, lineage)
         print(f"{args.entity_map}: {s['entities']:,} entities, {s['entries']:,} document "
               f"entries, {s['markers']} failure markers")
     if args.qa_entities:
-        s = export_qa_entities(out, args.qa_entities, args.values, args.qa_source)
+        s = export_qa_entities(out, args.qa_entities, lineage, args.values, args.qa_source)
         print(f"{args.qa_entities}: {s['lines']:,} lines for {s['questions']:,} questions")
     return 0
 

@@ -22,6 +22,7 @@ from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.linking.spotlight.wire import Utf16Offsets
 from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
 from longtail.output.storage import atomic_path
 from longtail.qa.linking import answer_text
 from longtail.qa.readers import QAPair
@@ -30,9 +31,10 @@ INT32_MAX = np.iinfo(np.int32).max
 _SAVEZ_RESERVED = {"file", "allow_pickle"}
 
 
-def entity_records(out: OutputFolder) -> dict[int, tuple[str, int, list[str]]]:
+def entity_records(out: OutputFolder, lineage: Lineage
+                   ) -> dict[int, tuple[str, int, list[str]]]:
     """entity_id -> (uri, support, types), the highest support where shards disagree."""
-    uris = read_table(out, "entity_uris").sort_by([("support", "descending")])
+    uris = read_table(out, "entity_uris", lineage=lineage).sort_by([("support", "descending")])
     records: dict[int, tuple[str, int, list[str]]] = {}
     for eid, uri, support, types in zip(*(uris[c].to_pylist() for c in uris.column_names),
                                         strict=True):
@@ -40,21 +42,21 @@ def entity_records(out: OutputFolder) -> dict[int, tuple[str, int, list[str]]]:
     return records
 
 
-def export_entity_map(out: OutputFolder, path: str | Path) -> dict:
+def export_entity_map(out: OutputFolder, path: str | Path, lineage: Lineage) -> dict:
     path = Path(path)
     if path.suffix != ".npz":
         raise UsageError(f"the entity map must be a .npz file: {path}")
-    require(out, "docs", "doc_entities", "entity_uris")
+    require(out, "docs", "doc_entities", "entity_uris", lineage=lineage)
     order = CorpusOrder.load(out)
     if order.total - 1 > INT32_MAX:
         raise UsageError(f"{order.total:,} documents: positions do not fit the format's int32")
-    de = read_table(out, "doc_entities", columns=["doc_id", "entity_id"])
+    de = read_table(out, "doc_entities", columns=["doc_id", "entity_id"], lineage=lineage)
     positions = order.positions(de["doc_id"].to_numpy())
     ids = de["entity_id"].to_numpy()
     sort = np.lexsort((positions, ids))
     ids, positions = ids[sort], positions[sort]
     bounds = np.flatnonzero(np.diff(ids)) + 1
-    uris = {eid: r[0] for eid, r in entity_records(out).items()}
+    uris = {eid: r[0] for eid, r in entity_records(out, lineage).items()}
     arrays: dict[str, np.ndarray] = {}
     for chunk_ids, chunk_positions in zip(np.split(ids, bounds), np.split(positions, bounds),
                                           strict=True):
@@ -64,7 +66,8 @@ def export_entity_map(out: OutputFolder, path: str | Path) -> dict:
         if uri is None:
             raise UsageError(f"entity {int(chunk_ids[0])} has no URI in entity_uris")
         arrays[uri] = np.unique(chunk_positions).astype(np.int32)
-    failures = read_table(out, "failures", columns=["doc_id", "stage", "reason"])
+    failures = read_table(out, "failures", columns=["doc_id", "stage", "reason"],
+                          lineage=lineage)
     failures = failures.filter(pc.equal(failures["stage"], IMPORT_STAGE))
     marked: dict[str, list[int]] = defaultdict(list)
     for doc_id, reason in zip(failures["doc_id"].to_pylist(), failures["reason"].to_pylist(),
@@ -82,10 +85,12 @@ def export_entity_map(out: OutputFolder, path: str | Path) -> dict:
             "entries": int(sum(len(a) for a in arrays.values()))}
 
 
-def export_qa_entities(out: OutputFolder, path: str | Path, style: str = "pyspotlight",
-                       source: str | None = None) -> dict:
-    require(out, "qa_questions", "entity_uris")
-    questions = read_table(out, "qa_questions")
+def export_qa_entities(out: OutputFolder, path: str | Path, lineage: Lineage,
+                       style: str = "pyspotlight", source: str | None = None) -> dict:
+    """One line per row of the QA file; a question's entities are those of its own (file,
+    row), so questions that share an id keep their own entities."""
+    require(out, "qa_questions", "entity_uris", lineage=lineage)
+    questions = read_table(out, "qa_questions", lineage=lineage)
     sources = sorted(set(questions["source"].to_pylist()))
     if source is None and len(sources) > 1:
         raise UsageError(f"the output folder holds {len(sources)} QA files; pick one with "
@@ -95,12 +100,12 @@ def export_qa_entities(out: OutputFolder, path: str | Path, style: str = "pyspot
         raise UsageError(f"no QA file {source!r} in the output folder ({', '.join(sources)})")
     questions = questions.filter(pc.equal(questions["source"], source))
     by_row = {row["row"]: row for row in questions.to_pylist()}
-    entities = read_table(out, "qa_entities")
-    entities = entities.filter(pc.is_in(entities["question_id"], questions["question_id"]))
-    found: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    entities = read_table(out, "qa_entities", filter=pc.field("source") == source,
+                          lineage=lineage)
+    found: dict[tuple[int, str], list[dict]] = defaultdict(list)
     for row in entities.to_pylist():
-        found[(row["question_id"], row["role"])].append(row)
-    records = entity_records(out)
+        found[(row["row"], row["role"])].append(row)
+    records = entity_records(out, lineage)
     lines = 0
     with atomic_path(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for row in range(max(by_row, default=-1) + 1):
@@ -111,7 +116,7 @@ def export_qa_entities(out: OutputFolder, path: str | Path, style: str = "pyspot
                 for role, key, text in (("question", "q_entities", pair.question),
                                         ("answer", "a_entities", answer_text(pair))):
                     offsets = Utf16Offsets(text)
-                    mentions = sorted(found[(q["question_id"], role)], key=lambda m: m["offset"])
+                    mentions = sorted(found[(row, role)], key=lambda m: m["offset"])
                     line[key] = [_render(m, records, offsets, style) for m in mentions]
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
             lines += 1

@@ -17,15 +17,16 @@ def output_folder(out_root: str | Path) -> OutputFolder:
     return out
 
 
-def require(out: OutputFolder, *tables: str) -> None:
+def require(out: OutputFolder, *tables: str, lineage: Lineage | None = None) -> None:
     """Stop with one line unless every table is there and fresh."""
-    Lineage(out).require(tables)
+    (lineage or Lineage(out)).require(tables)
 
 
 def read_table(out: OutputFolder, table: str, columns: list[str] | None = None,
-               filter: ds.Expression | None = None) -> pa.Table:
+               filter: ds.Expression | None = None, lineage: Lineage | None = None
+               ) -> pa.Table:
     """A fresh table's committed rows with its declared schema (one line if it is stale or
-    missing)."""
-    lineage = Lineage(out)
+    missing). A command that reads several tables passes its one `lineage`."""
+    lineage = lineage or Lineage(out)
     lineage.require([table])
     return out.read_table(table, lineage.committed_files(table), columns, filter)

@@ -107,11 +107,17 @@ def writing(out: OutputFolder, say: Say = say_on_stderr,
 
 @dataclass
 class Planned:
-    """One stage of a command, with its config (and the linker, for stages that link)."""
+    """One stage of a command, with its config and, for stages that link, the linker: a
+    LinkerSpec, or a function that makes one (checked after the stage's inputs, so that a
+    missing input is said before a model problem)."""
 
     stage: Any
     config: Any
     linker: Any = None
+
+    def resolve_linker(self) -> None:
+        if callable(self.linker):
+            self.linker = self.linker()
 
 
 def run_stages(planned: Sequence[Planned], out: OutputFolder, *, spark: Any = None,
@@ -132,7 +138,9 @@ def run_stages(planned: Sequence[Planned], out: OutputFolder, *, spark: Any = No
     prepared = {}
     for item in planned:
         prepare = item.stage.prepare_function()
-        prepared[item.stage.name] = prepare(item.config, item.linker) if prepare else None
+        prepared[item.stage.name] = prepare(item.config) if prepare else None
+    for item in planned:
+        item.resolve_linker()
     records: dict[str, StageRecord] = {}
     with writing(out, say) as lock:
         for item in planned:

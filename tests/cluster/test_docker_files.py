@@ -207,8 +207,8 @@ def test_submit_script_runs_a_job_that_exists_with_flags_it_accepts(services):
     assert entrypoint == [str(IMAGE_SOURCE / "docker" / "submit.sh")]
     assert "docker/submit.sh" in copy_sources(DOCKER / "Dockerfile")
     script = SUBMIT.read_text(encoding="utf-8")
-    jobs = re.findall(r"/opt/longtail/(jobs/\w+\.py)", script)
-    assert jobs == ["jobs/run.py"] and (ROOT / jobs[0]).is_file()
+    jobs = re.findall(r"/opt/longtail/(jobs/\w+\.py) (\w+)", script)
+    assert jobs == [("jobs/submit.py", "run")] and (ROOT / jobs[0][0]).is_file()
     run_flags = set(build_parser()._subparsers._group_actions[0].choices["run"]
                     ._option_string_actions)
     used = set(re.findall(r"linker_args\+=\(\s*\"?(--[a-z-]+)", script))

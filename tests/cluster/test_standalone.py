@@ -1,6 +1,6 @@
-"""`jobs/run.py` on a real standalone cluster (a master and two one-core workers on 127.0.0.1),
-with longtail shipped to the executors as the README says: the archive from `longtail pack`
-through `--archives ...#environment` and `PYSPARK_PYTHON=./environment/bin/python`.
+"""`jobs/submit.py run` on a real standalone cluster (a master and two one-core workers on
+127.0.0.1), with longtail shipped to the executors as the README says: the archive from
+`longtail pack` through `--archives ...#environment` and `PYSPARK_PYTHON=./environment/bin/python`.
 
 The executors' environment has no pyspark and no editable install: they can only run what the
 archive holds. The cluster's tables must equal those of the same job run by the same
@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-RUN_JOB = PROJECT_ROOT / "jobs" / "run.py"
+RUN_JOB = PROJECT_ROOT / "jobs" / "submit.py"
 # Small shards, so that both executors get several tasks of each sharded stage.
 ROWS_PER_SHARD = 40
 QA_ROWS_PER_SHARD = 12
@@ -120,7 +120,7 @@ def spark_submit(master: str, *options: str) -> list[str]:
     return [str(spark_home() / "bin" / "spark-submit"), "--master", master, *options,
             "--driver-memory", "1g", "--conf", "spark.executor.memory=512m",
             "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.ui.enabled=false",
-            "--conf", "spark.driver.host=127.0.0.1", str(RUN_JOB)]
+            "--conf", "spark.driver.host=127.0.0.1", str(RUN_JOB), "run"]
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_the_archive_holds_a_working_environment_without_pyspark(packing, tmp_pa
         site = next(n for n in names if n.endswith("/site-packages/longtail/__init__.py"))
         site = site.removesuffix("longtail/__init__.py")
         assert archive.getmember("bin/python").issym()
-        assert f"{site}longtail/jobs/run.py" in names
+        assert f"{site}longtail/jobs/submit.py" in names
         assert f"{site}longtail/schemas/tables.py" in names
         assert f"{site}longtail/sample/corpus/sample-corpus.jsonl" in names
         for other in ("pipeline", "jobs", "schemas"):

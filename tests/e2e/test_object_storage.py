@@ -157,7 +157,7 @@ def test_a_run_killed_mid_upload_leaves_nothing_visible_and_the_rerun_completes(
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
-            markers = [k for k in s3.keys(BUCKET, "killed/out/_markers/link/")
+            markers = [k for k in s3.keys(BUCKET, "killed/out/_work/link/markers/")
                        if k.endswith(".done")]
             if len(markers) >= 4:
                 break
@@ -165,7 +165,7 @@ def test_a_run_killed_mid_upload_leaves_nothing_visible_and_the_rerun_completes(
         assert proc.poll() is None, "the run ended before it could be killed"
         kill_process_tree(proc.pid)
         proc.wait(timeout=60)
-        finished_before = len([k for k in s3.keys(BUCKET, "killed/out/_markers/link/")
+        finished_before = len([k for k in s3.keys(BUCKET, "killed/out/_work/link/markers/")
                                if k.endswith(".done")])
         assert 4 <= finished_before < 32
         with pytest.raises(Exception, match="stopped before it finished"):
@@ -182,7 +182,7 @@ def test_a_run_killed_mid_upload_leaves_nothing_visible_and_the_rerun_completes(
     stored = {k.removeprefix("killed/out/") for k in s3.keys(BUCKET, "killed/out/")
               if k.endswith(".parquet")}
     assert stored == committed
-    stats = folder.record("link")["stats"]
+    stats = folder.record("link").stats
     assert stats["documents_in"] == 314 == stats["linked"] + stats["empty"] + stats["failed"]
     assert folder.row_count("docs") + stats["failed"] == 314
 
@@ -212,10 +212,11 @@ def test_a_duplicated_task_is_committed_once(s3, s3_env, tmp_path):
     stage.prepare(False)
     record = stage.run({"s0": None}, twice, local_executor)
     assert out.read_table("docs", out.committed_files("docs")).num_rows == 3
-    assert out.markers("link")["s0"]["commit"] == record["files"]["docs"][0]["path"].split(
+    assert record.shards["s0"]["commit"] == record.files["docs"][0].path.split(
         "-")[-1].removesuffix(".parquet")
     assert [k for k in s3.keys(BUCKET, "duplicated/out/docs/") if not k.endswith("/")] == [
-        "duplicated/out/" + record["files"]["docs"][0]["path"]]
+        "duplicated/out/" + record.files["docs"][0].path]
+    assert not [k for k in s3.keys(BUCKET, "duplicated/out/_work/") if not k.endswith("/")]
 
 
 def test_wrong_credentials_a_missing_bucket_and_an_unreachable_endpoint(tmp_path):

@@ -52,7 +52,7 @@ def clean(spotlight, tmp_path_factory):
 
 def test_sigkill_in_the_middle_then_rerun_equals_an_uninterrupted_run(spotlight, clean, tmp_path):
     killed = tmp_path / "killed"
-    markers = killed / "_markers" / "link"
+    markers = killed / "_work" / "link" / "markers"
     proc = subprocess.Popen(link_command(spotlight, killed), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -98,5 +98,5 @@ def test_resuming_with_other_parameters_is_refused(spotlight, clean):
     changed = [*link_command(spotlight, clean), "--confidence", "0.9"]
     result = subprocess.run(changed, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2
-    assert "different confidence" in result.stderr and "--overwrite" in result.stderr
+    assert "other confidence" in result.stderr and "--overwrite" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

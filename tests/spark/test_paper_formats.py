@@ -17,7 +17,7 @@ import pytest
 
 from longtail.stage_config import CountConfig
 from tests.spark.stages import run_count
-from tests.unit.test_analysis_paper_formats import import_archive
+from tests.unit.test_analysis_paper_formats import import_archive, run
 
 pytestmark = pytest.mark.spark
 
@@ -67,3 +67,16 @@ def test_counts_on_imported_files_match_the_reference(spark, tmp_path):
         if row["status"] == "counted":  # the winning pair really has that many documents
             shared = set(archive[row["q_uri"]].tolist()) & set(archive[row["a_uri"]].tolist())
             assert len(shared) == row["relevant_docs"]
+
+
+def test_our_export_with_shared_ids_counts_the_same_with_the_papers_method(spark, tmp_path):
+    """Questions that share an id (TriviaQA has them) are exported with their own entities,
+    so the paper's method on our export gives our counts, row by row."""
+    out, npz, _, _ = import_archive(tmp_path, shared_id=True)
+    run_count(spark, CountConfig(), str(out))
+    exported = tmp_path / "exported.jsonl"
+    assert run(["export", "paper", str(out), "--qa-entities", str(exported)]) == 0
+    table = ds.dataset(str(out / "relevant_docs")).to_table().sort_by("row").to_pylist()
+    theirs = reference_counts(npz, exported.read_text(encoding="utf-8").splitlines())
+    assert [r["relevant_docs"] for r in table] == [r["relevant_docs"] for r in theirs]
+    assert [r["question_id"] for r in table].count("shared") == 3

@@ -55,13 +55,15 @@ def entity(name: str, surface: str, text: str, start: int, score: float) -> dict
             "similarityScore": score, "percentageOfSecondRank": round(1 - score, 6)}
 
 
-def write_archive(folder: Path) -> tuple[Path, Path, Path]:
-    """The entity map, the QA file (nq-open) and its QA entity file."""
+def write_archive(folder: Path, shared_id: bool = False) -> tuple[Path, Path, Path]:
+    """The entity map, the QA file (nq-open) and its QA entity file; with `shared_id`, rows
+    1, 3 and 5 carry the same id, as TriviaQA rows sometimes do."""
     npz = folder / "tiny_entity_map.npz"
     np.savez(npz, **{uri: np.array(ids, dtype=np.int32) for uri, ids in ENTITY_MAP.items()})
     qa = folder / "qa.jsonl"
-    qa.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n"
-                          for q, a, _, _ in QA), encoding="utf-8")
+    qa.write_text("".join(json.dumps({"question": q, "answer": a, **(
+        {"id": "shared"} if shared_id and row in (1, 3, 5) else {})}) + "\n"
+        for row, (q, a, _, _) in enumerate(QA)), encoding="utf-8")
     lines = []
     for q, answers, q_ents, a_ents in QA:
         text = q + "\n" + "\n".join(answers)
@@ -76,8 +78,9 @@ def write_archive(folder: Path) -> tuple[Path, Path, Path]:
     return npz, qa, entities
 
 
-def import_archive(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
-    npz, qa, entities = write_archive(tmp_path)
+def import_archive(tmp_path: Path, shared_id: bool = False
+                   ) -> tuple[Path, Path, Path, Path]:
+    npz, qa, entities = write_archive(tmp_path, shared_id)
     out = tmp_path / "out"
     assert run(["import", "paper", "--entity-map", str(npz), "--qa-entities", str(entities),
                 "--qa", str(qa), "--qa-format", "nq-open", "--out", str(out)]) == 0
@@ -88,8 +91,13 @@ def rows(out: Path, name: str) -> list[dict]:
     return ds.dataset(str(out / name)).to_table().to_pylist()
 
 
-def test_import_then_export_is_lossless(tmp_path):
-    out, npz, _, entities = import_archive(tmp_path)
+@pytest.mark.parametrize("shared_id", [False, True])
+def test_import_then_export_is_lossless(tmp_path, shared_id):
+    """Also when questions share an id: each keeps its own entities (keyed by file and row)."""
+    out, npz, _, entities = import_archive(tmp_path, shared_id)
+    if shared_id:
+        ids = [r["question_id"] for r in sorted(rows(out, "qa_questions"), key=lambda r: r["row"])]
+        assert [ids[i] for i in (1, 3, 5)] == ["shared"] * 3
     assert run(["export", "paper", str(out), "--entity-map", str(tmp_path / "again.npz"),
                 "--qa-entities", str(tmp_path / "again.jsonl")]) == 0
     original, again = np.load(npz), np.load(tmp_path / "again.npz")
