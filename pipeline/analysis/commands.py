@@ -77,6 +77,54 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from longtail.analysis import compare
+
+    _needs(*(["matplotlib"] if args.plot else []))
+    if args.output:
+        compare.check_output(args.output)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise UsageError(f"plot file must end in .png: {args.plot}")
+    corpora = compare.load_all(args.out_dirs, args.names, args.match_on)
+    pairs = compare.compare_all(corpora)
+    how = ("QA file content (sha256) and row" if args.match_on == "qa-content"
+           else "question text")
+    print(f"compare: {len(corpora)} output folders, questions matched by {how}")
+    print_rows(["corpus", "folder", "documents", "questions", "counted (zero included)"], [
+        (c.name, c.out.display(), c.documents, len(c.keys),
+         sum(1 for n in c.counts if n is not None)) for c in corpora])
+    print("pairs (rho: Spearman, r: Pearson, both on log(1 + relevant documents) over the "
+          "questions counted in both)")
+    print_rows(["A", "B", "in common", "counted in both", "spearman rho", "pearson r",
+                "zero in A only", "zero in B only", "counted in A only", "counted in B only"], [
+        (p.a, p.b, p.common, p.both_counted, _correlation(p.rho), _correlation(p.r),
+         p.zero_only_in_a, p.zero_only_in_b, p.counted_only_in_a, p.counted_only_in_b)
+        for p in pairs])
+    documents = {c.name: c.documents for c in corpora}
+    for p in pairs:
+        if not p.disagreements:
+            continue
+        print(f"largest disagreements, {p.a} vs {p.b} (relevant documents, and per million "
+              "documents of each corpus)")
+        print_rows(["question", p.a, f"{p.a} per M", p.b, f"{p.b} per M"], [
+            (question, a, _number(compare.per_million(a, documents[p.a])), b,
+             _number(compare.per_million(b, documents[p.b])))
+            for question, a, b in p.disagreements])
+    table = None
+    if args.output or args.plot:
+        table = compare.question_table(corpora, args.match_on)
+    if args.output:
+        written = compare.write_question_table(table, args.output)
+        print(f"per-question table ({table.num_rows:,} rows, one column per corpus): {written}")
+    if args.plot:
+        print(f"plot: {compare.plot_matrix(table, corpora, pairs, args.plot)}")
+    return 0
+
+
+def _correlation(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def cmd_counterfactual(args: argparse.Namespace) -> int:
     from longtail.analysis.counterfactual import build_counterfactual, write_corpus
     from longtail.corpus.linked import LinkedCorpus
@@ -265,6 +313,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze_sub = analyze.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
     define.accuracy(_command(analyze_sub, "accuracy", define.ACCURACY_HELP, cmd_accuracy,
                              define.ACCURACY_DESCRIPTION))
+    define.compare(_command(subparsers, "compare", define.COMPARE_HELP, cmd_compare,
+                            define.COMPARE_DESCRIPTION))
     define.counterfactual(_command(subparsers, "counterfactual", define.COUNTERFACTUAL_HELP,
                                    cmd_counterfactual, define.COUNTERFACTUAL_DESCRIPTION))
     define.duplicates(_command(subparsers, "duplicates", define.DUPLICATES_HELP, cmd_duplicates,

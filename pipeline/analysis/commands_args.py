@@ -28,6 +28,21 @@ example:
   longtail analyze accuracy OUT --predictions bloom.jsonl gpt-j.jsonl --min-bin-size 20 \\
       --plot accuracy.png"""
 
+COMPARE_HELP = "the same questions counted over several corpora: correlations and disagreements"
+COMPARE_DESCRIPTION = f"""\
+{COMPARE_HELP}.
+
+Matches the questions of the output folders by their QA file's content (sha256) and row, so
+the same file at another path still matches; folders counted over different QA files are
+refused unless --match-on question-text. For every pair of corpora, over the questions both
+counted (zero included): Spearman's rho and Pearson's r on log(1 + relevant documents),
+questions with zero in one and not the other, and the largest disagreements, with counts per
+million documents of each corpus. Folders may be local or in object storage.
+
+example:
+  longtail compare c4-out/ pile-out/ s3://bucket/wiki-out --names c4 pile wikipedia \\
+      --output counts.parquet --plot compare.png"""
+
 COUNTERFACTUAL_HELP = "write the corpus without the relevant documents of sampled questions"
 COUNTERFACTUAL_DESCRIPTION = f"""\
 {COUNTERFACTUAL_HELP}.
@@ -128,6 +143,23 @@ def accuracy(p: argparse.ArgumentParser) -> None:
                    help="answer normalisation: squad removes punctuation, triviaqa turns it "
                         "into spaces (default squad)")
     p.add_argument("--plot", metavar="PNG", help="write the accuracy plot here")
+
+
+def compare(p: argparse.ArgumentParser) -> None:
+    from longtail.stage_config import add_storage
+
+    p.add_argument("out_dirs", nargs="+", metavar="OUT", help="output folders of longtail runs "
+                   "(two or more; local paths or URIs such as s3://bucket/prefix)")
+    p.add_argument("--names", nargs="+", metavar="NAME",
+                   help="a corpus name per folder, for the tables and the plot "
+                        "(default: folder names)")
+    p.add_argument("--match-on", choices=("qa-content", "question-text"), default="qa-content",
+                   help="match questions by QA file content and row (default), or by "
+                        "question text when the folders read different QA files")
+    p.add_argument("--output", metavar="FILE",
+                   help="write the per-question table (.parquet or .csv), one column per corpus")
+    p.add_argument("--plot", metavar="PNG", help="write a scatter matrix on log axes here")
+    add_storage(p)
 
 
 def counterfactual(p: argparse.ArgumentParser) -> None:
