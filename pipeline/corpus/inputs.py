@@ -28,6 +28,7 @@ from pathlib import Path
 
 from longtail.corpus.ids import MAX_FILES
 from longtail.errors import UsageError
+from longtail.output.listing import expand_lists
 from longtail.output.storage import (
     file_identity,
     glob_locations,
@@ -72,7 +73,7 @@ def resolve_inputs(inputs: Iterable[str | Path], format: str | None = None) -> l
     """The corpus files named by `inputs`, sorted, each with its index; see the module rules."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown input format {format!r}; choose one of {', '.join(FORMATS)}")
-    named = [str(item) for item in inputs]
+    named = expand_lists(inputs)
     if not named:
         raise UsageError("no input given: name at least one file, folder or glob")
     found: list[tuple[str, str]] = []

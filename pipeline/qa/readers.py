@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from longtail.errors import UsageError
 from longtail.output.failures import FailureRecord
+from longtail.output.listing import expand_lists
 from longtail.output.storage import (
     file_identity,
     glob_locations,
@@ -54,7 +55,7 @@ def resolve_qa_paths(paths: Iterable[str]) -> list[str]:
     nothing is an error."""
     found: list[str] = []
     seen: set[str] = set()
-    for raw in map(str, paths):
+    for raw in expand_lists(paths):
         kind = location_kind(raw)
         if kind == "folder":
             files = sorted(join_location(folder, name)
