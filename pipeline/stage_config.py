@@ -32,7 +32,7 @@ def add_flags(group, config_class: type, skip: tuple[str, ...] = ()) -> None:
         flags = meta.pop("flags")
         text = meta.pop("help")
         if f.default is not MISSING and f.default is not None and meta.get("action") is None \
-                and f.default != ():
+                and f.default != () and not meta.get("required"):
             text += f" (default {f.default})"
         if f.default is not MISSING:
             meta["default"] = list(f.default) if isinstance(f.default, tuple) else f.default

@@ -94,11 +94,14 @@ DUPLICATES = pa.schema(
     ]
 )
 
-# Questions with a count (status counted or zero): relevant documents, and how many distinct
-# duplicate clusters they make (a document in no cluster is its own).
+# Questions with a count (status counted or zero), keyed by (source, row) as ids may repeat:
+# relevant documents, and how many distinct duplicate clusters they make (a document in no
+# cluster is its own).
 RELEVANT_DOCS_UNIQUE = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
         pa.field("relevant_docs", pa.int64(), nullable=False),
         pa.field("relevant_docs_unique", pa.int64(), nullable=False),
     ]
