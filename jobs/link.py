@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from longtail import stage_config
-from longtail.corpus import count_rows, plan_shards, resolve_inputs
+from longtail.corpus import plan_shards, resolve_inputs
 from longtail.jobs.errors import job_main
 from longtail.jobs.executor import SparkExecutor
 from longtail.jobs.session import spark_session
@@ -31,10 +31,12 @@ def run_link(spark, config: CorpusConfig, spec: LinkerSpec, out: str | OutputFol
         out, stage_config.linking_stage_spec(STAGE, TABLES, config, spec, "corpus", paths),
         say=say)
     stage.prepare(overwrite)
-    by_path = {f.path: f for f in files}
-    rows = stage.input_rows(paths, lambda path: count_rows(by_path[path]),
-                            SparkExecutor(spark, "link: count rows"))
-    shards = {s.shard_id: s for s in plan_shards(files, config.rows_per_shard, rows)}
+    stage.fingerprint_inputs(paths)
+    plan = plan_shards(files, config.rows_per_shard, target_bytes=config.shard_bytes,
+                       parallelism=spark.sparkContext.defaultParallelism,
+                       executor=SparkExecutor(spark, "link: count rows"),
+                       sizes={fp["path"]: fp["size"] or 0 for fp in stage.fingerprints})
+    shards = {s.shard_id: s for s in plan}
     text_field, id_field = config.text_field, config.id_field
     record = stage.run(
         shards, lambda item: link_shard(item[1], spec, out, text_field, id_field),
