@@ -35,22 +35,25 @@ def _needs(*modules: str) -> None:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    from longtail.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
+    from longtail.analysis.accuracy import plot_accuracy, score_predictions
 
     _needs("scipy.stats", *(["matplotlib"] if args.plot else []))
     out = output_folder(args.out_dir)
     tables = ("accuracy", "accuracy_summary", "accuracy_questions")
     parameters = {"min_bin_size": args.min_bin_size, "normalization": args.normalization,
-                  "labels": args.labels}
+                  "labels": args.labels, "predictions_format": args.predictions_format,
+                  "metric": args.metric}
     with analysis_stage(out, "accuracy", tables, ["relevant_docs"], parameters,
                         {"predictions": list(args.predictions)}) as run:
         result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
-                                   style=args.normalization, labels=args.labels)
+                                   style=args.normalization, labels=args.labels,
+                                   formats=args.predictions_format, metric=args.metric)
         for name, table in zip(tables, (result.bins, result.summary, result.questions),
                                strict=True):
             run.write(name, table)
         run.stats.update({"files": len(args.predictions),
-                          "scored": sum(len(p.by_question) for p in result.predictions)})
+                          "scored": sum(len(p.by_question) for p in result.predictions),
+                          "ambiguous": sum(len(p.ambiguous) for p in result.predictions)})
     print("accuracy by relevant documents (bin = [low, high); CI = 95% Wilson interval)")
     print_rows(["predictions", "bin", "n", "correct", "accuracy", "CI", "note"], [
         (r["predictions"], r["bin"], r["questions"], r["correct"], _percent(r["accuracy"]),
@@ -64,17 +67,34 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
          "n/a" if s["spearman_p"] is None else f"{s['spearman_p']:.2g}", s["missing"])
         for s in result.summary.to_pylist()])
     for preds in result.predictions:
-        if preds.duplicates:
-            print(f"{preds.path}: {preds.duplicates} repeated question ids (first kept)")
-        if preds.unknown_ids:
-            shown = ", ".join(preds.unknown_ids[:SHOWN_PROBLEMS])
-            print(f"{preds.path}: {len(preds.unknown_ids)} ids not in the output folder "
-                  f"(skipped): {shown}{' ...' if len(preds.unknown_ids) > SHOWN_PROBLEMS else ''}")
-        for number, problem in preds.bad_lines[:SHOWN_PROBLEMS]:
-            print(f"{preds.path}:{number}: skipped: {problem}")
+        _print_matching(preds)
     if args.plot:
         print(f"plot: {plot_accuracy(result, args.plot, args.min_bin_size)}")
     return 0
+
+
+def _print_matching(preds) -> None:
+    """How one predictions file's lines matched questions, and what was skipped."""
+    from longtail.analysis.accuracy import SHOWN_PROBLEMS
+
+    def shown(items: list[str]) -> str:
+        more = " ..." if len(items) > SHOWN_PROBLEMS else ""
+        return ", ".join(map(repr, items[:SHOWN_PROBLEMS])) + more
+
+    how = ", ".join(f"{n:,} by {way}" for way, n in sorted(preds.matched_by.items()))
+    print(f"{preds.path} ({preds.format}): {preds.lines:,} lines, {len(preds.by_question):,} "
+          f"matched a question{f' ({how})' if how else ''}")
+    if preds.ambiguous:
+        print(f"{preds.path}: {len(preds.ambiguous):,} lines skipped as ambiguous: their id "
+              f"names several questions (ids are not unique; key lines by source and row): "
+              f"{shown(preds.ambiguous)}")
+    if preds.unmatched:
+        print(f"{preds.path}: {len(preds.unmatched):,} lines match no question of the output "
+              f"folder (skipped): {shown(preds.unmatched)}")
+    if preds.duplicates:
+        print(f"{preds.path}: {preds.duplicates:,} lines repeat a question (first kept)")
+    for number, problem in preds.bad_lines[:SHOWN_PROBLEMS]:
+        print(f"{preds.path}:{number}: skipped: {problem}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import argparse
 from longtail.analysis.accuracy import NORMALISATIONS
 from longtail.analysis.longtail_sets import MIX_KINDS
 from longtail.analysis.paper_formats import VALUE_STYLES
+from longtail.analysis.predictions import DEFAULT_METRIC
+from longtail.analysis.predictions import FORMATS as PREDICTION_FORMATS
 from longtail.qa.readers import FORMATS as QA_FORMATS
 
 BINS = ("Bins of relevant documents: 0, then [1,10), [10,100), ... (labelled 1-9,\n"
@@ -16,10 +18,15 @@ ACCURACY_HELP = "QA accuracy by number of relevant documents (Kandpal et al., Fi
 ACCURACY_DESCRIPTION = f"""\
 {ACCURACY_HELP}.
 
-Each predictions file is JSON Lines of {{"question_id": ..., "prediction": ...}} (or "row":
-the QA row, when the output folder holds one QA file). A prediction is correct when it equals
-one answer alias after normalisation (lower case, punctuation, articles a/an/the, whitespace).
-Ids not in the output folder and unreadable lines are reported and skipped.
+A predictions file is either JSON Lines of {{"question_id": ..., "prediction": ...}} (or
+"row", with "source" when the output folder holds several QA files), or lm-evaluation-harness
+--log_samples output (samples_<task>_<date>.jsonl), told apart by its first line
+(--predictions-format to force). Our lines are correct when the prediction equals one answer
+alias after normalisation (lower case, punctuation, articles a/an/the, whitespace); harness
+samples are matched by the id in their doc, else by question text and answers, and their
+correctness is the harness's own metric (--metric, default exact_match). Questions are keyed
+by QA file and row: an id shared by several questions is ambiguous, and such lines are
+counted and skipped. Unmatched and unreadable lines are reported and skipped.
 {BINS}.
 Writes OUT/accuracy, OUT/accuracy_summary (with Spearman's rho between count and
 correctness) and OUT/accuracy_questions.
@@ -133,7 +140,13 @@ def _non_negative(text: str) -> int:
 def accuracy(p: argparse.ArgumentParser) -> None:
     _out_dir(p)
     p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
-                   help="JSON Lines predictions files, one line per question")
+                   help="predictions files: our JSON Lines, or lm-evaluation-harness "
+                        "--log_samples files")
+    p.add_argument("--predictions-format", choices=PREDICTION_FORMATS, default=None,
+                   help="the files' format (default: detected from each file's first line)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
+                   help="the lm-eval sample field holding 0/1 correctness (default "
+                        f"{DEFAULT_METRIC})")
     p.add_argument("--labels", nargs="+", metavar="NAME",
                    help="a name per predictions file for the table and legend "
                         "(default: file names)")
