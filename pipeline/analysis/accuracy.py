@@ -149,13 +149,19 @@ def series_label(label: str, bins: list[dict]) -> str:
     scored = sum(r["questions"] for r in bins)
     uncounted = sum(r["questions"] for r in bins if r["bin"] == UNCOUNTED)
     share = f"{uncounted / scored:.0%}" if scored else "n/a"
-    return f"{label}: n={scored:,}, {uncounted:,} uncounted ({share}, not drawn)"
+    return f"{label}\nn={scored:,}, {uncounted:,} uncounted ({share}, not drawn)"
 
 
 def plot_accuracy(result: AccuracyResult, path: str | Path, min_bin_size: int = 0) -> Path:
+    from longtail.analysis.figures import save_png
+
+    return save_png(accuracy_figure(result, min_bin_size), path)
+
+
+def accuracy_figure(result: AccuracyResult, min_bin_size: int = 0):
     """One line per predictions file over the zero and counted bins, on a symlog x axis; the
     legend gives each series' n and share of uncounted questions."""
-    from longtail.analysis.figures import new_figure, save_png
+    from longtail.analysis.figures import new_figure
 
     fig, ax = new_figure()
     table = result.bins.to_pylist()
@@ -196,5 +202,5 @@ def plot_accuracy(result: AccuracyResult, path: str | Path, min_bin_size: int = 
         handles += ax.plot([], [], linestyle="none", marker="o", markerfacecolor="white",
                            markeredgecolor="gray")
         names.append(f"hollow: bin with < {min_bin_size} questions")
-    ax.legend(handles, names, loc="best", title="predictions")
-    return save_png(fig, path)
+    ax.legend(handles, names, loc="best", title="predictions", fontsize=8)
+    return fig

@@ -252,6 +252,20 @@ def cmd_exposure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from longtail.report.page import write_report
+
+    _needs("matplotlib", *(["scipy.stats"] if args.predictions else []))
+    written = write_report(args.out_dir, args.html, args.predictions or (), labels=args.labels,
+                           formats=args.predictions_format, metric=args.metric,
+                           doc_questions=args.doc_questions,
+                           docs_per_question=args.docs_per_question)
+    print(f"report: {written.path} ({written.bytes:,} bytes; {written.questions:,} questions in "
+          f"the explorer, documents for {written.doc_questions:,}); it opens offline in a "
+          "browser")
+    return 0
+
+
 def cmd_export_longtail(args: argparse.Namespace) -> int:
     from longtail.analysis import longtail_sets as sets
     from longtail.corpus.linked import LinkedCorpus
@@ -341,6 +355,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                define.DUPLICATES_DESCRIPTION))
     define.exposure(_command(subparsers, "exposure", define.EXPOSURE_HELP, cmd_exposure,
                              define.EXPOSURE_DESCRIPTION))
+    define.report(_command(subparsers, "report", define.REPORT_HELP, cmd_report,
+                           define.REPORT_DESCRIPTION))
     export = subparsers.add_parser("export", help="write counts in other formats",
                                    description="write counts in other formats")
     export_sub = export.add_subparsers(dest="export_format", metavar="FORMAT", required=True)

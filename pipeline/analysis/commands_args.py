@@ -87,6 +87,22 @@ estimated as characters x --tokens-per-char. Writes OUT/exposure.
 example:
   longtail exposure OUT --tokens-per-step 4000000 --tokens-per-char 0.25 --plot gaps.png"""
 
+REPORT_HELP = "write one self-contained HTML page about an output folder"
+REPORT_DESCRIPTION = f"""\
+{REPORT_HELP}.
+
+The page opens offline from the file (styles, script, plots and data inside it; it makes no
+request): the run (stages, inputs, parameters, times, rows, freshness), linking coverage,
+failures by reason, relevant documents per question on log bins, accuracy by count bins with
+--predictions (as `analyze accuracy` reads them), the most frequent entities, and a question
+explorer: type part of a question to see its linked entities, winning pair, count and a few
+relevant documents with the two entities marked. Documents are embedded for
+--doc-questions questions (drawn from every bin of counts), so the page stays a few
+megabytes for 100,000 questions.
+
+example:
+  longtail report OUT --predictions samples_triviaqa_2024-05-01.jsonl --html report.html"""
+
 LONGTAIL_HELP = "write the long-tail QA pairs (at most K relevant documents) as JSON Lines"
 LONGTAIL_DESCRIPTION = f"""\
 {LONGTAIL_HELP}.
@@ -204,6 +220,26 @@ def exposure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokens-per-char", type=float, default=0.25,
                    help="tokens per character for --tokens-per-step (default 0.25)")
     p.add_argument("--plot", metavar="PNG", help="write a histogram of the gaps here")
+
+
+def report(p: argparse.ArgumentParser) -> None:
+    from longtail.report.explorer import DOC_QUESTIONS, DOCS_PER_QUESTION
+
+    _out_dir(p)
+    p.add_argument("--html", required=True, metavar="FILE.html", help="the page to write")
+    p.add_argument("--predictions", nargs="+", metavar="FILE",
+                   help="predictions files for the accuracy section (our JSON Lines or "
+                        "lm-evaluation-harness --log_samples files)")
+    p.add_argument("--labels", nargs="+", metavar="NAME", help="a name per predictions file")
+    p.add_argument("--predictions-format", choices=PREDICTION_FORMATS, default=None,
+                   help="the files' format (default: detected)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
+                   help=f"the lm-eval sample field holding correctness (default {DEFAULT_METRIC})")
+    p.add_argument("--doc-questions", type=_non_negative, default=DOC_QUESTIONS, metavar="N",
+                   help=f"questions whose relevant documents are embedded (default "
+                        f"{DOC_QUESTIONS:,}; 0: none)")
+    p.add_argument("--docs-per-question", type=_non_negative, default=DOCS_PER_QUESTION,
+                   metavar="N", help=f"documents shown per question (default {DOCS_PER_QUESTION})")
 
 
 def export_longtail(p: argparse.ArgumentParser) -> None:
