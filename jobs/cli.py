@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                 cmd_model_build, model_sub)
     add_build_args(p)
     stage_config.add_master(p)
+    from longtail.linking.statistical.fetch_command import register_fetch
+    register_fetch(model_sub)
 
     stage_config.add_link_args(command(
         "link", "entity-link a corpus: writes docs, mentions, entity_uris, failures", cmd_link))

@@ -75,21 +75,26 @@ def _backoff(attempt: int, response: requests.Response | None = None) -> None:
     time.sleep(delay)
 
 
+class HttpUnavailable(OSError):
+    """A request that kept failing (connection errors, timeouts, 429, 5xx) on every attempt."""
+
+
 def request(method: str, url: str, headers: dict[str, str] | None = None,
-            stream: bool = False) -> requests.Response:
+            stream: bool = False, data: dict | None = None) -> requests.Response:
     """One request, retried on connection errors, timeouts, 429 and 5xx; the last failure
-    raised as an OSError naming the URL."""
+    raised as `HttpUnavailable`, naming the URL."""
     headers = {"Accept-Encoding": "identity", **(headers or {})}
     for attempt in range(HTTP_ATTEMPTS):
         last = attempt == HTTP_ATTEMPTS - 1
         try:
             response = session().request(method, url, headers=headers, stream=stream,
-                                         timeout=(CONNECT_SECONDS, READ_SECONDS),
+                                         data=data, timeout=(CONNECT_SECONDS, READ_SECONDS),
                                          allow_redirects=True)
         except requests.RequestException as err:
             if last:
-                raise OSError(f"{url}: {type(err).__name__} after {HTTP_ATTEMPTS} attempts: "
-                              f"{str(err).splitlines()[0] if str(err) else ''}") from None
+                detail = str(err).splitlines()[0] if str(err) else ""
+                raise HttpUnavailable(f"{url}: {type(err).__name__} after {HTTP_ATTEMPTS} "
+                                      f"attempts: {detail}") from None
             _backoff(attempt)
             continue
         if response.status_code in RETRY_STATUSES and not last:
@@ -98,8 +103,8 @@ def request(method: str, url: str, headers: dict[str, str] | None = None,
             continue
         if response.status_code in RETRY_STATUSES:
             response.close()
-            raise OSError(f"{url}: HTTP {response.status_code} {response.reason} after "
-                          f"{HTTP_ATTEMPTS} attempts")
+            raise HttpUnavailable(f"{url}: HTTP {response.status_code} {response.reason} "
+                                  f"after {HTTP_ATTEMPTS} attempts")
         return response
     raise AssertionError("unreachable")
 
@@ -236,11 +241,7 @@ class HttpFile:
         if self._response is not None and self._at != self._pos:
             gap = self._pos - self._at
             if 0 < gap <= SKIP_BYTES and self._pos < self._end:
-                while self._at < self._pos:
-                    skipped = self._response.raw.read(self._pos - self._at, decode_content=False)
-                    if not skipped:
-                        raise http.client.IncompleteRead(b"", self._pos - self._at)
-                    self._at += len(skipped)
+                self._skip_to(self._pos)
             else:
                 self._drop()
                 self._span = FIRST_SPAN
@@ -258,8 +259,9 @@ class HttpFile:
             response.close()
             raise OSError(f"{self.url} changed while it was being read (its ETag is no longer "
                           f"{self.etag})")
-        if response.status_code == 200:  # the server ignores Range: read from the start
+        if response.status_code == 200:  # the server ignores Range: read on from the start
             self._response, self._at, self._end = response, 0, self.size
+            self._skip_to(start)
             return
         if response.status_code != 206:
             response.close()
@@ -270,6 +272,14 @@ class HttpFile:
             raise OSError(f"{self.url}: asked for bytes from {start}, the server answered "
                           f"{response.headers.get('Content-Range')!r}")
         self._response, self._at, self._end = response, start, stop
+
+    def _skip_to(self, offset: int) -> None:
+        while self._at < offset:
+            skipped = self._response.raw.read(min(offset - self._at, 1 << 20),
+                                              decode_content=False)
+            if not skipped:
+                raise http.client.IncompleteRead(b"", offset - self._at)
+            self._at += len(skipped)
 
     def _finish(self) -> None:
         """The span was read whole: its connection goes back to the pool, the next is longer."""

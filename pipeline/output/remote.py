@@ -89,16 +89,25 @@ class _HubHandler(pafs.FSSpecHandler):
     def __reduce__(self):
         return _hub_handler, ()
 
-    def file_stat(self, path: str):
-        from longtail.output.storage import FileStat
-
+    def resolve(self, path: str):
+        """The repository, revision and path in it; a repository that cannot be reached is
+        a PermissionError (the Hub answers alike for a missing and a private one)."""
         try:
-            where = self.fs.resolve_path(path)
+            return self.fs.resolve_path(path)
         except FileNotFoundError:
             token = "" if os.environ.get("HF_TOKEN") else " (HF_TOKEN is not set)"
             raise PermissionError(
                 f"{HUB_SCHEME}://{path}: no such repository or revision, or it is private or "
                 f"gated and HF_TOKEN gives no access to it{token}") from None
+
+    def get_file_info_selector(self, selector):
+        self.resolve(selector.base_dir)
+        return super().get_file_info_selector(selector)
+
+    def file_stat(self, path: str):
+        from longtail.output.storage import FileStat
+
+        where = self.resolve(path)
         found = self.api.get_paths_info(where.repo_id, [where.path_in_repo],
                                         revision=where.revision, repo_type=where.repo_type)
         info = next((f for f in found if getattr(f, "blob_id", None)), None)

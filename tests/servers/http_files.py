@@ -10,6 +10,7 @@ path while it runs, each for a number of requests (-1: always):
         server.fault("/secret.jsonl", status=403, times=-1)
         server.fault("/a.jsonl", ignore_range=True, times=-1)     # answers 200 to Range
         server.fault("/a.jsonl", head=405, times=-1)               # refuses HEAD
+        server.fault("/a.jsonl", status=503, times=5, method="GET")  # only GETs fail
         server.answer("/sparql", body, "application/json")        # a canned POST answer
         server.requests()                                          # [(method, path, range)]
 
@@ -137,10 +138,17 @@ class FileServer(ThreadingHTTPServer):
             self._etags[key] = content_etag(path)
         return self._etags[key]
 
-    def take_fault(self, path: str) -> dict:
-        """The first fault set for `path` that still has requests left, used once."""
+    def take_fault(self, path: str, method: str) -> dict:
+        """The first fault set for `path` that still has requests left, used once (a cut or
+        an ignored range only by a GET, a refused HEAD only by a HEAD)."""
         with self.lock:
             for fault in self.faults.get(path, []):
+                if method != "GET" and ("cut_after" in fault or "ignore_range" in fault):
+                    continue
+                if method != "HEAD" and "head" in fault:
+                    continue
+                if fault.get("method", method) != method:
+                    continue
                 if fault["times"] != 0:
                     if fault["times"] > 0:
                         fault["times"] -= 1
@@ -165,7 +173,7 @@ class FileHandler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             self.server.log.append((self.command, path, self.headers.get("Range")))
-        fault = self.server.take_fault(path)
+        fault = self.server.take_fault(path, self.command)
         if self.command == "HEAD" and fault.get("head"):
             send_status(self, fault["head"], "no HEAD here")
             return
@@ -192,7 +200,7 @@ class FileHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.log.append(("POST", path, None))
             self.server.posted.append((path, body.decode("utf-8", "replace")))
-        fault = self.server.take_fault(path)
+        fault = self.server.take_fault(path, "POST")
         if fault.get("status"):
             send_status(self, fault["status"], "fault injected")
             return
