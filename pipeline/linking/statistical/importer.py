@@ -31,7 +31,12 @@ import numpy as np
 
 from longtail.errors import UsageError
 from longtail.linking.statistical.context_import import import_contexts
-from longtail.linking.statistical.model import STOP_WORDS_FILE, ModelWriter, index_dtype
+from longtail.linking.statistical.model import (
+    LONGEST_SPELLING,
+    STOP_WORDS_FILE,
+    ModelWriter,
+    index_dtype,
+)
 from longtail.linking.statistical.spotter import MIX, contains_sorted
 from longtail.linking.statistical.tokenizer import (
     Tokenizer,
@@ -211,6 +216,7 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
         "fsa_min_annotation_probability": FSA_MIN_ANNOTATION_PROBABILITY,
         "smoothing_lambda": SMOOTHING_LAMBDA, "max_candidates": MAX_CANDIDATES,
         "max_context": MAX_CONTEXT,
+        LONGEST_SPELLING: max((len(n.lower()) for n in sf["names"]), default=0),
         "sources": {n: (str(p) if p else None) for n, p in files.items()},
     })
     return report

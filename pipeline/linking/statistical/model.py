@@ -25,6 +25,7 @@ FORMAT = "longtail-statistical-model"
 VERSION = 1
 HEADER_FILE = "model.json"
 STOP_WORDS_FILE = "stopwords.list"
+LONGEST_SPELLING = "longest_spelling"
 
 REQUIRED_ARRAYS = (
     "sf_hash", "sf_annotated", "sf_total", "sf_pair_offsets", "sf_names.data",
@@ -219,6 +220,24 @@ class StatisticalModel:
         off = self.arrays["entity_type_offsets"]
         ids = self.arrays["entity_type_ids"][int(off[entity]):int(off[entity + 1])]
         return tuple(self.types[int(t)] for t in ids)
+
+    @property
+    def longest_spelling(self) -> int:
+        """An upper bound on the length (code points) of any spelling that can be found as a
+        surface form, exactly or through the lowercase map: the longest lowercased name, from
+        the header, else the longest name's UTF-8 bytes (a name's lowercase never has more
+        code points than the name has bytes). Computed once."""
+        found = self.__dict__.get("_longest_spelling")
+        if found is None:
+            found = self.header.get(LONGEST_SPELLING)
+            if not isinstance(found, int):
+                offsets = self.arrays["sf_names.offsets"]
+                found = 0
+                for at in range(0, max(len(offsets) - 1, 0), 1 << 20):
+                    piece = offsets[at:at + (1 << 20) + 1].astype(np.int64)
+                    found = max(found, int(np.diff(piece).max(initial=0)))
+            self.__dict__["_longest_spelling"] = found
+        return found
 
     def log_prior(self, support: np.ndarray) -> np.ndarray:
         """ln P(e) = ln(support / total support)."""
