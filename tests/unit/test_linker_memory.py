@@ -134,7 +134,8 @@ def test_the_memory_of_a_call_stops_growing_with_the_text(model):
 def test_working_memory_is_a_cheap_bound_that_flattens_past_the_limit(model):
     linker = fresh(model)
     limit = linker.segmenter.limit
-    assert linker.working_memory(0) == 0
+    assert linker.working_memory(0) == linker.working_memory("") == 0
+    assert linker.working_memory("Paris " * 1000) == linker.working_memory(6000) > 0
     sizes = [limit // 2, limit, 4 * limit, 40 * limit]
     estimates = [linker.working_memory(n) for n in sizes]
     assert estimates == sorted(estimates)

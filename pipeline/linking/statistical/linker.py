@@ -268,16 +268,16 @@ class StatisticalLinker:
                                               self.model.entity_types(entity))
         return found
 
-    def working_memory(self, characters: int) -> int:
-        """An upper bound, in bytes, of the memory one `annotate` of a text of this many
-        code points adds to the process while it runs, without linking it: the arrays of the
-        piece being linked (texts longer than `segmenter.limit` go piece by piece, so this
-        part stops growing there) and the annotations returned, at most one per two
-        characters. Not counted: the text itself, the model's memory-mapped pages and the
-        linker's caches, whose sizes are capped whatever the texts."""
-        characters = max(int(characters), 0)
-        piece = min(characters, self.segmenter.limit) * (2 if characters > self.segmenter.limit
-                                                         else 1)
+    def working_memory(self, text: str | int) -> int:
+        """An upper bound, in bytes, of the memory one `annotate` of `text` (or of a text of
+        that many code points) adds to the process while it runs, from its length alone: the
+        arrays of the pieces being linked (texts longer than `segmenter.limit` go piece by
+        piece, so this part stops growing there) and the annotations returned, at most one
+        per two characters. Not counted: the text itself, the model's memory-mapped pages and
+        the linker's caches, whose sizes are capped whatever the texts."""
+        characters = len(text) if isinstance(text, str) else max(int(text), 0)
+        limit = self.segmenter.limit
+        piece = characters if characters <= limit else 2 * limit  # two alive at a time
         return PIECE_BYTES_PER_CHARACTER * piece + ANNOTATION_BYTES * ((characters + 1) // 2)
 
     def close(self) -> None:
