@@ -43,7 +43,7 @@ from longtail.linking.statistical.tokenizer import (
     default_stop_words,
     normalize_surface_form,
     stable_hash,
-    write_stop_words,
+    stop_words_text,
 )
 from longtail.linking.statistical.wikistats import (
     PAIR_COUNTS,
@@ -106,7 +106,6 @@ def import_wikistats(src_dir: str | Path, out_dir: str | Path,
     try:
         report = _build(files, work, tokenizer, say, instance_types, min_surface_form_count,
                         min_context_count, spot_weights)
-        write_stop_words(work / STOP_WORDS_FILE, words)
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
@@ -204,6 +203,7 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
         if stat.skipped:
             say(f"{name}: skipped {stat.skipped:,} malformed lines ({stat.describe()}); "
                 f"first: line {stat.examples[0][0]} {stat.examples[0][2]!r}")
+    writer.text(STOP_WORDS_FILE, stop_words_text(tokenizer.stop_words))
     writer.finish({
         "surface_forms": len(sf["hash"]), "pairs": len(pairs["entity"]),
         "entities": len(entities["uris"]), "context_vectors": contexts["context_vectors"],
