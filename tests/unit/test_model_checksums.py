@@ -113,6 +113,10 @@ def test_copies_load_and_link_the_same(pristine, tmp_path):
 
 
 def test_the_model_id_changes_with_any_content(pristine, tmp_path):
+    again = tmp_path / "again"
+    import_wikistats(GOLDEN_WIKISTATS, again)  # the same data: other times, the same id
+    assert header(again)["files"] != header(pristine)["files"]
+    assert model_id(str(again)) == model_id(str(pristine))
     other = tmp_path / "other"
     import_wikistats(GOLDEN_WIKISTATS, other, min_context_count=1)
     assert header(other)["files"]["context_count.bin"]["sha256"] != \
