@@ -53,6 +53,7 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
 
     _head_bytes = 0  # bytes received since the current request head began
     _in_head = True  # between requests, the next bytes begin a head
+    _begun = False  # a request has begun to arrive and is not complete yet
     _deadline: asyncio.TimerHandle | None = None  # when the request being received is late
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -76,6 +77,12 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
             else:
                 self.refuse(431, f"request headers larger than {MAX_HEADER_BYTES} bytes")
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._begun = True
+        if self._deadline is None:  # a pipelined request that began in the previous one's data
+            self._arm()
+
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
         if len(self.url) > MAX_TARGET_BYTES:  # (httptools cannot even split such a URL)
@@ -85,7 +92,7 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes, self._begun = True, 0, False
         self._disarm()
 
     def eof_received(self) -> bool:
@@ -94,12 +101,13 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
         if not self._in_head:
             self.refuse(400, "the client closed its side before the request body was complete")
             return False
-        if self._head_bytes:
-            self.refuse(400, "the client closed its side in the middle of a request head")
-            return False
         if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.keep_alive = False  # the newest request; pipelined ones come before it
+            # the newest complete request (pipelined ones come before it) is being answered;
+            # a head begun after it is dropped with the connection
+            self.cycle.keep_alive = False
             return True
+        if self._begun:
+            self.refuse(400, "the client closed its side in the middle of a request head")
         return False
 
     @property
@@ -126,7 +134,7 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
             # being answered: the 408 (if it comes to that) must not come before its answer
             self._arm()
             return
-        if self._in_head and not self._head_bytes:
+        if not self._begun:
             self.transport.close()
             return
         self.refuse(408, f"the request did not arrive within {self.request_timeout:g} s")

@@ -261,3 +261,11 @@ def test_wrong_limits_stop_with_one_line(model, flag, value, message):
     assert done.returncode == 2
     assert done.stderr == f"longtail serve: error: {message}\n"
     assert done.stdout == ""
+
+
+def test_a_pipelined_request_left_unfinished_gets_408_after_the_answers(serve):
+    with socket.create_connection(("127.0.0.1", port_of(serve.url))) as sock:
+        sock.sendall(HALF_CLOSED["HTTP/1.1 GET"] + b"GET /health HTTP/1.1\r\nHost: a\r\n")
+        answers = responses(read_to_end(sock))  # one packet: the second head never ends
+    assert [status for status, _, _ in answers] == [200, 408]
+    assert surface_forms(answers[0][2]) == ["Paris", "Berlin"]
