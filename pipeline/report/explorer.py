@@ -20,6 +20,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from longtail.analysis.bins import count_bin
@@ -152,18 +153,7 @@ def _add_documents(out: OutputFolder, con, rd: pa.Table, data: ExplorerData, lim
     chosen = choose_questions(rd, limit, seed)
     if not chosen:
         return
-    q_uris, a_uris = rd["q_uri"].to_pylist(), rd["a_uri"].to_pylist()
-    pairs = pa.table({"k": pa.array(chosen, pa.int64()),
-                      "q": pa.array([entity_id(q_uris[i]) for i in chosen], pa.int64()),
-                      "a": pa.array([entity_id(a_uris[i]) for i in chosen], pa.int64())})
-    con.register("explorer_pairs", pairs)
-    found = con.execute(
-        "SELECT p.k, x.doc_id, p.q, p.a FROM explorer_pairs p "
-        "JOIN doc_entities x ON x.entity_id = p.q "
-        "JOIN doc_entities y ON y.doc_id = x.doc_id AND y.entity_id = p.a "
-        "QUALIFY row_number() OVER (PARTITION BY p.k ORDER BY x.doc_id) <= ? "
-        "ORDER BY p.k, x.doc_id", [per_question]).fetchall()
-    con.unregister("explorer_pairs")
+    found = _first_relevant_docs(con, rd, chosen, per_question)
     wanted = pa.table({"doc_id": pa.array([d for _, d, _, _ in found], pa.int64()),
                        "q": pa.array([q for _, _, q, _ in found], pa.int64()),
                        "a": pa.array([a for _, _, _, a in found], pa.int64())})
@@ -176,17 +166,51 @@ def _add_documents(out: OutputFolder, con, rd: pa.Table, data: ExplorerData, lim
         spans[(doc_id, eid)].append((offset, offset + len(surface)))
     con.unregister("explorer_docs")
     texts = _texts(out, {d for _, d, _, _ in found}, data)
-    text_index: dict[tuple, int] = {}
+    text_index: dict[str, int] = {}
     for k, doc_id, q, a in found:
         marks = sorted([(s, e, 0) for s, e in spans.get((doc_id, q), [])]
                        + [(s, e, 1) for s, e in spans.get((doc_id, a), [])])
         window, shifted = snippet(texts.get(doc_id), marks)
-        key = (window, tuple(map(tuple, shifted)))
-        if key not in text_index:
-            text_index[key] = len(data.texts)
+        if window not in text_index:
+            text_index[window] = len(data.texts)
             data.texts.append(window)
-        data.documents.setdefault(k, []).append([doc_id, text_index[key], shifted])
+        data.documents.setdefault(k, []).append([doc_id, text_index[window], shifted])
     data.doc_questions = len(chosen)
+
+
+def _first_relevant_docs(con, rd: pa.Table, chosen: list[int], per_question: int
+                         ) -> list[tuple[int, int, int, int]]:
+    """(question index, doc_id, q entity, a entity) for the first `per_question` documents
+    holding both entities of each chosen question's winning pair. The documents of every
+    entity involved are read once (from entity_docs, sorted by entity, when it is fresh) and
+    intersected here: a join per pair would build as many rows as the questions' entities
+    have documents."""
+    q_ids = [entity_id(rd["q_uri"][i].as_py()) for i in chosen]
+    a_ids = [entity_id(rd["a_uri"][i].as_py()) for i in chosen]
+    table = "entity_docs" if _fresh(con, "entity_docs") and con.execute(
+        "SELECT count(*) > 0 FROM entity_docs").fetchall()[0][0] else "doc_entities"
+    con.register("explorer_entities", pa.table({"entity_id": pa.array(
+        sorted(set(q_ids) | set(a_ids)), pa.int64())}))
+    postings = con.sql(
+        f"SELECT entity_id, doc_id FROM {table} WHERE entity_id IN "
+        "(SELECT entity_id FROM explorer_entities) ORDER BY entity_id, doc_id").to_arrow_table()
+    con.unregister("explorer_entities")
+    entities = postings["entity_id"].to_numpy()
+    docs = postings["doc_id"].to_numpy()
+
+    def docs_of(eid: int) -> np.ndarray:
+        return docs[np.searchsorted(entities, eid, "left"):np.searchsorted(entities, eid,
+                                                                             "right")]
+
+    found = []
+    for k, q, a in zip(chosen, q_ids, a_ids, strict=True):
+        small, large = sorted((docs_of(q), docs_of(a)), key=len)
+        if not len(small) or not len(large):
+            continue
+        at = np.minimum(np.searchsorted(large, small), len(large) - 1)
+        both = small[large[at] == small][:per_question]
+        found.extend((k, int(d), q, a) for d in both)
+    return found
 
 
 def _texts(out: OutputFolder, doc_ids: set[int], data: ExplorerData) -> dict[int, str]:
@@ -223,4 +247,4 @@ def snippet(text: str | None, marks: list[tuple[int, int, int]], width: int = SN
 def encode(data: ExplorerData) -> str:
     """The explorer's JSON, gzip-compressed, in base64 (what the page embeds)."""
     raw = json.dumps(data.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return base64.b64encode(gzip.compress(raw.encode("utf-8"), 9, mtime=0)).decode("ascii")
+    return base64.b64encode(gzip.compress(raw.encode("utf-8"), 6, mtime=0)).decode("ascii")
