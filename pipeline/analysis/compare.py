@@ -43,16 +43,23 @@ _QA_STAGES = ("qa", "import")  # stages whose record names the QA files they rea
 # -- stage records, read in one place ---------------------------------------------------
 
 
-def _record(out: OutputFolder, stage: str) -> dict:
-    """A stage's record as a plain dict ({} when the stage has not finished)."""
+def stage_record(out: OutputFolder, stage: str) -> dict:
+    """A stage's record as a plain dict ({} when the stage has not finished); typed records
+    (dataclasses, or objects with to_json) are turned into dicts here, the one place that
+    knows how records are stored."""
     record = out.record(stage)
     if record is None:
         return {}
     return record if isinstance(record, dict) else _as_dict(record)
 
 
+def stage_records(out: OutputFolder) -> dict[str, dict]:
+    """Every finished stage's record as a plain dict, by stage."""
+    return {stage: record if isinstance(record, dict) else _as_dict(record)
+            for stage, record in out.records().items()}
+
+
 def _as_dict(record) -> dict:
-    """A typed record (a dataclass, or anything with to_json) as a dict."""
     if hasattr(record, "to_json"):
         return record.to_json()
     from dataclasses import asdict, is_dataclass
@@ -65,7 +72,7 @@ def _recorded_qa_files(out: OutputFolder) -> list[dict]:
     record gains it, a `sha256`."""
     found = []
     for stage in _QA_STAGES:
-        entries = _record(out, stage).get("inputs", {}).get("qa") or []
+        entries = stage_record(out, stage).get("inputs", {}).get("qa") or []
         for entry in entries:
             if isinstance(entry, str):
                 found.append({"path": entry})

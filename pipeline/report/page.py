@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from longtail.analysis.bins import UNCOUNTED, count_bin
+from longtail.analysis.compare import stage_records
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
@@ -105,7 +106,7 @@ def run_section(out: OutputFolder) -> str:
                    if v not in (None, [], "")))
         for r in rows], numeric=(3,))
     inputs = []
-    for stage, record in sorted(Lineage(out).records.items()):
+    for stage, record in sorted(stage_records(out).items()):
         for name, value in (record.get("inputs") or {}).items():
             for entry in value if isinstance(value, list) else [value]:
                 if isinstance(entry, dict):
