@@ -40,7 +40,7 @@ def coverage(out: OutputFolder | str) -> dict:
             result["documents"] = _documents(con, failed)
             if "entities" in fresh:
                 result["documents"]["entities"] = con.execute(
-                    "SELECT count(*) FROM entities").fetchone()[0]
+                    "SELECT count(*) FROM entities").fetchall()[0][0]
         if "qa_questions" in fresh or "relevant_docs" in fresh:
             result["qa"] = _qa(con, fresh, failed)
     return result
@@ -58,7 +58,7 @@ def _documents(con, failed: dict[str, int]) -> dict:
     read, linked, empty, with_entity, mentions = con.execute(
         "SELECT count(*), count(*) FILTER (status = 'linked'), count(*) FILTER "
         "(status = 'empty'), count(*) FILTER (n_mentions > 0), coalesce(sum(n_mentions), 0) "
-        "FROM docs").fetchone()
+        "FROM docs").fetchall()[0]
     failures = sum(failed.get(stage, 0) for stage in DOCUMENT_FAILURE_STAGES)
     return {
         "documents_in": read + failures, "documents_read": read, "linked": linked,
@@ -73,7 +73,7 @@ def _qa(con, fresh: set[str], failed: dict[str, int]) -> dict:
     qa: dict = {"unreadable": failed.get("qa_read", 0)}
     if "qa_questions" in fresh:
         questions, linked = con.execute(
-            "SELECT count(*), count(*) FILTER (linked) FROM qa_questions").fetchone()
+            "SELECT count(*), count(*) FILTER (linked) FROM qa_questions").fetchall()[0]
         qa.update({"questions": questions, "linked": linked, "link_failed": questions - linked})
     if "relevant_docs" in fresh:
         status = dict(con.execute(
