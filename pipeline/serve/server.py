@@ -44,6 +44,7 @@ from longtail.serve.parameters import (
 BACKLOG = 4096  # connections the kernel holds for accept (capped by net.core.somaxconn)
 IDLE_SECONDS = 60  # an idle keep-alive connection is closed after this
 GRACE_SECONDS = 10  # on stop, requests being answered get this long to finish
+LINGER_SECONDS = 2  # after a refusal, how long the client's further bytes are read and dropped
 MAX_HEAD_BYTES = MAX_TARGET_BYTES + MAX_HEADER_BYTES + 1024  # a request head being received
 
 
@@ -54,6 +55,7 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
     _head_bytes = 0  # bytes received since the current request head began
     _in_head = True  # between requests, the next bytes begin a head
     _begun = False  # a request has begun to arrive and is not complete yet
+    _lingering = False  # refused and half-closed: waiting for the client to close
     _deadline: asyncio.TimerHandle | None = None  # when the request being received is late
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -65,13 +67,15 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:  # refused: what the client still sends is read and dropped
+            return
         if self._in_head:
             if self._deadline is None:  # a later request's clock starts at its first byte
                 self._arm()
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES \
-                and not self.transport.is_closing():
+                and not self.transport.is_closing() and not self._lingering:
             if len(getattr(self, "url", b"")) > MAX_TARGET_BYTES:
                 self.refuse(414, f"request line longer than {MAX_TARGET_BYTES} bytes")
             else:
@@ -98,6 +102,8 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
     def eof_received(self) -> bool:
         """The client closed its side: answer what it sent, then close (True keeps the
         transport open for writing)."""
+        if self._lingering:
+            return False
         if not self._in_head:
             self.refuse(400, "the client closed its side before the request body was complete")
             return False
@@ -143,16 +149,25 @@ class SpotlightHttpProtocol(HttpToolsProtocol):
         self.refuse(400, "malformed HTTP request")
 
     def refuse(self, status: int, message: str) -> None:
-        """Answer `status` with `message` as JSON and close the connection."""
+        """Answer `status` with `message` as JSON and close the connection: first our side
+        only, reading and dropping what the client still sends until it closes or
+        LINGER_SECONDS pass, so that its unread bytes do not make the kernel reset the
+        connection and lose the answer on the client's side (HTTP's graceful close)."""
         self._disarm()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
         body = json.dumps({"error": message}).encode()
         self.transport.write(
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             f"content-type: application/json; charset=utf-8\r\ncontent-length: {len(body)}\r\n"
             f"connection: close\r\nserver: {SERVER_NAME}\r\n\r\n".encode() + body)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self._lingering = True
+            self.transport.write_eof()
+            self.flow.resume_reading()
+            self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
         if isinstance(self.app, SpotlightApp):
             self.app.log_request(self.client[0] if self.client else "-", "-", "-", status,
                                  len(body), 0.0)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -124,8 +125,7 @@ def test_a_half_close_in_the_middle_of_a_request_gets_400(serve, partial, messag
 
 
 def linker_threads(server: ServeProcess) -> int:
-    [worker] = psutil.Process(server.process.pid).children()
-    return worker.num_threads()
+    return one_worker(psutil.Process(server.process.pid)).num_threads()
 
 
 def annotate(url: str, text: str) -> requests.Response:
@@ -135,7 +135,10 @@ def annotate(url: str, text: str) -> requests.Response:
 
 def test_slow_senders_get_408_after_the_timeout_while_others_are_answered(serve):
     port = port_of(serve.url)
-    assert annotate(serve.url, "Paris").status_code == 200  # the linker threads exist now
+    with ThreadPoolExecutor(2) as pool:  # texts two at a time: both linker threads exist now
+        for _ in range(3):
+            warm = list(pool.map(lambda i: annotate(serve.url, "Paris Berlin " * 3000), [0, 1]))
+            assert [a.status_code for a in warm] == [200, 200]
     threads_before = linker_threads(serve)
     slow_head = b"POST /rest/annotate HTTP/1.1\r\nHost: a\r\nX-Padding: " + b"x" * 50
     slow_body = b"POST /rest/annotate HTTP/1.1\r\nHost: a\r\nContent-Length: 60\r\n\r\n" \
@@ -198,7 +201,7 @@ def test_a_text_over_the_memory_budget_gets_413_and_the_worker_stays_bounded(mod
     budget, threads = 64 * MB, 2
     with ServeProcess(model, "--max-request-memory", "64M", "--threads", str(threads)) as server:
         assert annotate(server.url, "Paris").status_code == 200
-        [worker] = psutil.Process(server.process.pid).children()
+        worker = one_worker(psutil.Process(server.process.pid))
         idle = worker.memory_info().rss
         data_cap = worker.rlimit(psutil.RLIMIT_DATA)[0]
         peak: dict[int, int] = {}
@@ -269,3 +272,32 @@ def test_a_pipelined_request_left_unfinished_gets_408_after_the_answers(serve):
         answers = responses(read_to_end(sock))  # one packet: the second head never ends
     assert [status for status, _, _ in answers] == [200, 408]
     assert surface_forms(answers[0][2]) == ["Paris", "Berlin"]
+
+
+def one_worker(master: psutil.Process) -> psutil.Process:
+    """The master's one worker, once it is there (a worker is forked after "listening on")."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while len(workers := master.children()) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [worker] = workers
+    return worker
+
+
+def test_a_worker_left_holding_memory_after_a_stop_is_replaced(model):
+    # A 1 MB budget: a fresh worker's first large text outgrows it, and what the worker keeps
+    # afterwards (caches, allocator pages) is over half of it, so the worker asks to go.
+    with ServeProcess(model, "--max-request-memory", "1M") as server:
+        master = psutil.Process(server.process.pid)
+        first = one_worker(master)
+        answer = annotate(server.url, "Paris Berlin " * 20_000)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline and [w.pid for w in master.children()] in (
+                [first.pid], []):
+            time.sleep(0.1)
+        workers = master.children()
+        health = requests.get(server.url.replace("/rest", "/health"), timeout=WAIT_SECONDS)
+    assert answer.status_code == 413
+    assert len(workers) == 1 and workers[0].pid != first.pid
+    assert health.status_code == 200
+    assert any(f"worker {first.pid} keeps memory after a text over the per-request limit; a new "
+               f"worker replaces it" in line for line in server.log_lines)
