@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from longtail import __version__, stage_config, stages
 from longtail.analysis.commands import register as register_analysis
 from longtail.jobs.errors import run_guarded
+from longtail.linking.statistical.fetch_command import register_fetch
 from longtail.packaging import register as register_packaging
 from longtail.serve import register as register_serve
 from longtail.wikipedia.options import add_build_args, add_pruning_args
@@ -234,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
 
-    def group(name: str) -> argparse._SubParsersAction:
+    def group(name: str | None) -> argparse._SubParsersAction:
+        """The subparsers of `longtail NAME` (of `longtail` itself for None)."""
+        if name is None:
+            return sub
         if name not in groups:
             p = sub.add_parser(name, help=GROUPS[name], description=GROUPS[name])
             groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="ACTION",
@@ -276,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Spotlight does", cmd_model_build)
     add_build_args(p)
     stage_config.add_master(p)
+    register_fetch(group("model"))
 
     p = command(["query"], "run one read-only SQL statement on an output folder's tables and "
                 "print the result (or write it with --output)", cmd_query)

@@ -5,7 +5,8 @@ spark-submit jobs/submit.py link --corpus PATH... (--model DIR | --spotlight URL
 
 from __future__ import annotations
 
-from longtail.corpus import count_rows, plan_shards
+from longtail.corpus import plan_shards
+from longtail.corpus.shards import Shard
 from longtail.jobs.executor import SparkExecutor
 from longtail.linking.shard import STAGE, link_shard
 from longtail.output.context import StageContext
@@ -15,15 +16,22 @@ from longtail.stage_config import CorpusConfig
 
 
 def run_link(ctx: StageContext, config: CorpusConfig) -> StageRecord:
-    """Link every shard without a verified commit; returns the stage's record."""
+    """Link every shard without a verified commit; returns the stage's record. Shards are
+    planned by bytes for the cluster's parallelism when the run starts, and the plan is
+    recorded: a resumed run keeps it on a cluster of any size."""
     files = ctx.prepared
     paths = [f.path for f in files]
     stage = ctx.sharded(config, {"corpus": paths})
     stage.prepare(ctx.overwrite)
-    by_path = {f.path: f for f in files}
-    rows = stage.input_rows(paths, lambda path: count_rows(by_path[path]),
-                            SparkExecutor(ctx.spark, "link: count rows"))
-    shards = {s.shard_id: s for s in plan_shards(files, config.rows_per_shard, rows)}
+    stage.fingerprint_inputs(paths)
+    sizes = {p: f.size or 0 for p, f in zip(paths, stage.fingerprints["corpus"], strict=True)}
+    plan = stage.shard_plan(
+        lambda: plan_shards(files, config.rows_per_shard, target_bytes=config.shard_bytes,
+                            parallelism=ctx.spark.sparkContext.defaultParallelism,
+                            executor=SparkExecutor(ctx.spark, "link: count rows"),
+                            sizes=sizes),
+        Shard.to_json, Shard.from_json)
+    shards = {s.shard_id: s for s in plan}
     spec, out = ctx.linker, ctx.out
     text_field, id_field = config.text_field, config.id_field
     record = stage.run(

@@ -12,6 +12,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from longtail.corpus.shards import parse_byte_size
 from longtail.errors import UsageError
 from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
 from longtail.qa.readers import FORMATS as QA_FORMATS
@@ -140,11 +141,19 @@ class CorpusConfig:
     id_field: str | None = option(
         None, "--id-field", help="optional field holding the document's own id (dotted paths "
                                  "work)")
-    rows_per_shard: int = option(20_000, "--rows-per-shard", type=int,
-                                 help="documents per shard")
+    rows_per_shard: int | None = option(
+        None, "--rows-per-shard", type=int,
+        help="at most this many documents per shard (default: no limit, shards are cut by "
+             "--shard-bytes)")
+    shard_bytes: int = option(
+        64 << 20, "--shard-bytes", type=parse_byte_size, metavar="SIZE",
+        help="input bytes per shard, e.g. 64MiB or 1GB; lowered so that every core gets "
+             "a shard")
 
     def __post_init__(self) -> None:
-        _at_least("--rows-per-shard", self.rows_per_shard, 1)
+        if self.rows_per_shard is not None:
+            _at_least("--rows-per-shard", self.rows_per_shard, 1)
+        _at_least("--shard-bytes", self.shard_bytes, 1)
 
 
 @dataclass(frozen=True)

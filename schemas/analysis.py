@@ -28,14 +28,18 @@ ACCURACY = pa.schema(
 )
 
 # One row per predictions file: what matched, and Spearman's rho between count and correctness.
+# format: "jsonl" or "lm-eval"; unmatched: lines matching no question; ambiguous: lines whose
+# id names several questions (and, for lm-eval samples, whose text and answers do not tell).
 ACCURACY_SUMMARY = pa.schema(
     [
         pa.field("predictions", pa.string(), nullable=False),
         pa.field("path", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
         pa.field("lines", pa.int64(), nullable=False),
         pa.field("scored", pa.int64(), nullable=False),
         pa.field("correct", pa.int64(), nullable=False),
-        pa.field("unknown_ids", pa.int64(), nullable=False),
+        pa.field("unmatched", pa.int64(), nullable=False),
+        pa.field("ambiguous", pa.int64(), nullable=False),
         pa.field("bad_lines", pa.int64(), nullable=False),
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("missing", pa.int64(), nullable=False),
@@ -45,11 +49,13 @@ ACCURACY_SUMMARY = pa.schema(
     ]
 )
 
-# One row per (predictions file, scored question).
+# One row per (predictions file, scored question); a question is (source, row).
 ACCURACY_QUESTIONS = pa.schema(
     [
         pa.field("predictions", pa.string(), nullable=False),
         pa.field("question_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
         pa.field("prediction", pa.string(), nullable=False),
         pa.field("correct", pa.bool_(), nullable=False),
         pa.field("relevant_docs", pa.int64()),
@@ -94,11 +100,14 @@ DUPLICATES = pa.schema(
     ]
 )
 
-# Questions with a count (status counted or zero): relevant documents, and how many distinct
-# duplicate clusters they make (a document in no cluster is its own).
+# Questions with a count (status counted or zero), keyed by (source, row) as ids may repeat:
+# relevant documents, and how many distinct duplicate clusters they make (a document in no
+# cluster is its own).
 RELEVANT_DOCS_UNIQUE = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
         pa.field("relevant_docs", pa.int64(), nullable=False),
         pa.field("relevant_docs_unique", pa.int64(), nullable=False),
     ]
@@ -110,6 +119,8 @@ RELEVANT_DOCS_UNIQUE = pa.schema(
 EXPOSURE = pa.schema(
     [
         pa.field("question_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
         pa.field("relevant_docs", pa.int64(), nullable=False),
         pa.field("positions", pa.list_(pa.int64()), nullable=False),
         pa.field("first_position", pa.int64(), nullable=False),

@@ -11,17 +11,17 @@ correctness (0/1) over scored questions that have a count (zero included).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import string
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from longtail.analysis.bins import UNCOUNTED, ZERO, count_bin
+from longtail.analysis.predictions import DEFAULT_METRIC, Predictions, Questions, read_predictions
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
@@ -58,71 +58,6 @@ def wilson_interval(correct: int, n: int) -> tuple[float, float]:
 
 
 @dataclass
-class Predictions:
-    """One predictions file, read and matched to question ids."""
-
-    label: str
-    path: str
-    by_question: dict[str, str] = field(default_factory=dict)
-    lines: int = 0
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
-    unknown_ids: list[str] = field(default_factory=list)
-    duplicates: int = 0
-
-
-def read_predictions(path: str, label: str, known: set[str],
-                     id_of_row: dict[int, str] | None) -> Predictions:
-    """JSON Lines of {"question_id" or "row", "prediction"}; problems are counted, not fatal.
-
-    `id_of_row` maps QA rows to question ids, or is None when rows are ambiguous (several QA
-    files): a line keyed by row is then a bad line.
-    """
-    result = Predictions(label, path)
-    try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as err:
-        raise UsageError(f"cannot read predictions file {path}: {err.strerror}") from err
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            result.lines += 1
-            problem, qid, prediction = _parse_prediction(line, id_of_row)
-            if problem:
-                result.bad_lines.append((number, problem))
-            elif qid not in known:
-                result.unknown_ids.append(qid)
-            elif qid in result.by_question:
-                result.duplicates += 1
-            else:
-                result.by_question[qid] = prediction
-    return result
-
-
-def _parse_prediction(line: str, id_of_row: dict[int, str] | None
-                      ) -> tuple[str | None, str, str]:
-    if not line.strip():
-        return "empty line", "", ""
-    try:
-        record = json.loads(line)
-    except ValueError as err:
-        return f"not JSON ({err})", "", ""
-    if not isinstance(record, dict):
-        return "not a JSON object", "", ""
-    prediction = record.get("prediction")
-    if isinstance(prediction, int | float) and not isinstance(prediction, bool):
-        prediction = json.dumps(prediction)
-    if not isinstance(prediction, str):
-        return "no string field 'prediction'", "", ""
-    if record.get("question_id") is not None:
-        return None, str(record["question_id"]), prediction
-    row = record.get("row")
-    if not isinstance(row, int) or isinstance(row, bool):
-        return "neither 'question_id' nor an integer 'row'", "", ""
-    if id_of_row is None:
-        return "keyed by 'row', but the output folder holds several QA files", "", ""
-    return None, id_of_row.get(row, f"row {row}"), prediction
-
-
-@dataclass
 class AccuracyResult:
     bins: pa.Table
     summary: pa.Table
@@ -131,42 +66,48 @@ class AccuracyResult:
 
 
 def score_predictions(out: OutputFolder, paths: list[str], *, min_bin_size: int = 0,
-                      style: str = "squad", labels: list[str] | None = None) -> AccuracyResult:
+                      style: str = "squad", labels: list[str] | None = None,
+                      formats: list[str] | str | None = None,
+                      metric: str = DEFAULT_METRIC) -> AccuracyResult:
+    """Score every predictions file against OUT's questions, keyed by (source, row).
+
+    `formats`: one per file, one for all, or None to detect each file's; `metric`: the
+    lm-eval sample field holding correctness."""
     require(out, "relevant_docs")
     if labels is not None and len(labels) != len(paths):
         raise UsageError(f"{len(labels)} labels for {len(paths)} predictions files")
     normalize_answer("", style)  # rejects an unknown style before any work
-    rd = read_table(out, "relevant_docs",
-                    columns=["question_id", "row", "answers", "relevant_docs", "status"])
-    qids = rd["question_id"].to_pylist()
-    answers = dict(zip(qids, rd["answers"].to_pylist(), strict=True))
-    counts = dict(zip(qids, rd["relevant_docs"].to_pylist(), strict=True))
-    status = dict(zip(qids, rd["status"].to_pylist(), strict=True))
-    rows = rd["row"].to_pylist()
-    id_of_row = dict(zip(rows, qids, strict=True)) if len(set(rows)) == len(rows) else None
+    questions = Questions.from_table(read_table(out, "relevant_docs", columns=[
+        "question_id", "source", "row", "question", "answers", "relevant_docs", "status"]))
+    qids, sources, rows = (questions.column(c) for c in ("question_id", "source", "row"))
+    answers, counts, status = (questions.column(c) for c in ("answers", "relevant_docs",
+                                                             "status"))
     labels = labels or _labels(paths)
+    if formats is None or isinstance(formats, str):
+        formats = [formats] * len(paths)
 
     bin_cols: dict[str, list] = {name: [] for name in ACCURACY.names}
     sum_cols: dict[str, list] = {name: [] for name in ACCURACY_SUMMARY.names}
     q_cols: dict[str, list] = {name: [] for name in ACCURACY_QUESTIONS.names}
     read = []
-    for path, label in zip(paths, labels, strict=True):
-        preds = read_predictions(path, label, set(qids), id_of_row)
+    for path, label, fmt in zip(paths, labels, formats, strict=True):
+        preds = read_predictions(path, label, questions, fmt, metric)
         read.append(preds)
         per_bin: dict[str, list[int]] = defaultdict(list)
         bin_info = {}
         xs, ys = [], []
-        for qid, prediction in preds.by_question.items():
-            correct = exact_match(prediction, answers[qid], style)
-            b = count_bin(counts[qid])
+        for i, prediction in sorted(preds.by_question.items()):
+            correct = prediction.correct if prediction.correct is not None else \
+                exact_match(prediction.text, answers[i], style)
+            b = count_bin(counts[i])
             bin_info[b.label] = b
             per_bin[b.label].append(int(correct))
-            if counts[qid] is not None:
-                xs.append(counts[qid])
+            if counts[i] is not None:
+                xs.append(counts[i])
                 ys.append(int(correct))
             for name, value in zip(ACCURACY_QUESTIONS.names, (
-                    label, qid, prediction, correct, counts[qid], status[qid], b.label),
-                    strict=True):
+                    label, qids[i], sources[i], rows[i], prediction.text, correct, counts[i],
+                    status[i], b.label), strict=True):
                 q_cols[name].append(value)
         for b in sorted(bin_info.values(), key=lambda b: b.order):
             hits = per_bin[b.label]
@@ -177,10 +118,10 @@ def score_predictions(out: OutputFolder, paths: list[str], *, min_bin_size: int 
                 bin_cols[name].append(value)
         rho, p = _spearman(xs, ys)
         for name, value in zip(ACCURACY_SUMMARY.names, (
-                label, path, preds.lines, len(preds.by_question),
-                sum(sum(h) for h in per_bin.values()), len(preds.unknown_ids),
-                len(preds.bad_lines), preds.duplicates, len(qids) - len(preds.by_question),
-                rho, p, len(xs)), strict=True):
+                label, path, preds.format, preds.lines, len(preds.by_question),
+                sum(sum(h) for h in per_bin.values()), len(preds.unmatched),
+                len(preds.ambiguous), len(preds.bad_lines), preds.duplicates,
+                len(questions) - len(preds.by_question), rho, p, len(xs)), strict=True):
             sum_cols[name].append(value)
     return AccuracyResult(pa.table(bin_cols, schema=ACCURACY),
                           pa.table(sum_cols, schema=ACCURACY_SUMMARY),
@@ -202,23 +143,41 @@ def _spearman(xs: list[int], ys: list[int]) -> tuple[float | None, float | None]
     return (None, None) if math.isnan(rho) else (rho, p)
 
 
+def series_label(label: str, bins: list[dict]) -> str:
+    """A series' legend entry: its questions and the share of them without a count (in no
+    bin of the x axis, so not drawn)."""
+    scored = sum(r["questions"] for r in bins)
+    uncounted = sum(r["questions"] for r in bins if r["bin"] == UNCOUNTED)
+    share = f"{uncounted / scored:.0%}" if scored else "n/a"
+    return f"{label}\nn={scored:,}, {uncounted:,} uncounted ({share}, not drawn)"
+
+
 def plot_accuracy(result: AccuracyResult, path: str | Path, min_bin_size: int = 0) -> Path:
-    """One line per predictions file over the zero and counted bins, on a symlog x axis."""
-    from longtail.analysis.figures import new_figure, save_png
+    from longtail.analysis.figures import save_png
+
+    return save_png(accuracy_figure(result, min_bin_size), path)
+
+
+def accuracy_figure(result: AccuracyResult, min_bin_size: int = 0):
+    """One line per predictions file over the zero and counted bins, on a symlog x axis; the
+    legend gives each series' n and share of uncounted questions."""
+    from longtail.analysis.figures import new_figure
 
     fig, ax = new_figure()
     table = result.bins.to_pylist()
     highest = 1
     annotated: set[tuple[float, int]] = set()
     for label in result.summary["predictions"].to_pylist():
+        series = series_label(label, [r for r in table if r["predictions"] == label])
         rows = [r for r in table if r["predictions"] == label and r["bin"] != UNCOUNTED]
-        if not rows:
+        if not rows:  # still named in the legend
+            ax.plot([], [], marker="o", linestyle="none", label=series)
             continue
         xs = [0.0 if r["bin"] == ZERO else math.sqrt(r["bin_low"] * r["bin_high"]) for r in rows]
         ys = [r["accuracy"] for r in rows]
         err = [[y - r["ci_low"] for y, r in zip(ys, rows, strict=True)],
                [r["ci_high"] - y for y, r in zip(ys, rows, strict=True)]]
-        line = ax.errorbar(xs, ys, yerr=err, capsize=3, label=label)
+        line = ax.errorbar(xs, ys, yerr=err, capsize=3, label=series)
         color = line.lines[0].get_color()
         for x, y, r in zip(xs, ys, rows, strict=True):
             ax.plot([x], [y], marker="o", markersize=7, color=color,
@@ -243,5 +202,5 @@ def plot_accuracy(result: AccuracyResult, path: str | Path, min_bin_size: int = 
         handles += ax.plot([], [], linestyle="none", marker="o", markerfacecolor="white",
                            markeredgecolor="gray")
         names.append(f"hollow: bin with < {min_bin_size} questions")
-    ax.legend(handles, names, loc="best", title="predictions")
-    return save_png(fig, path)
+    ax.legend(handles, names, loc="best", title="predictions", fontsize=8)
+    return fig

@@ -41,19 +41,21 @@ def _needs(*modules: str) -> None:
 
 
 def run_accuracy(ctx: StageContext, args: AccuracyConfig) -> StageRecord:
-    from longtail.analysis.accuracy import SHOWN_PROBLEMS, plot_accuracy, score_predictions
+    from longtail.analysis.accuracy import plot_accuracy, score_predictions
 
     _needs("scipy.stats", *(["matplotlib"] if args.plot else []))
     out = ctx.out
     tables = ("accuracy", "accuracy_summary", "accuracy_questions")
     with ctx.whole(args) as run:
         result = score_predictions(out, args.predictions, min_bin_size=args.min_bin_size,
-                                   style=args.normalization, labels=args.labels)
+                                   style=args.normalization, labels=args.labels,
+                                   formats=args.predictions_format, metric=args.metric)
         for name, table in zip(tables, (result.bins, result.summary, result.questions),
                                strict=True):
             run.write(name, table)
         run.stats.update({"files": len(args.predictions),
-                          "scored": sum(len(p.by_question) for p in result.predictions)})
+                          "scored": sum(len(p.by_question) for p in result.predictions),
+                          "ambiguous": sum(len(p.ambiguous) for p in result.predictions)})
     print("accuracy by relevant documents (bin = [low, high); CI = 95% Wilson interval)")
     print_rows(["predictions", "bin", "n", "correct", "accuracy", "CI", "note"], [
         (r["predictions"], r["bin"], r["questions"], r["correct"], _percent(r["accuracy"]),
@@ -67,17 +69,82 @@ def run_accuracy(ctx: StageContext, args: AccuracyConfig) -> StageRecord:
          "n/a" if s["spearman_p"] is None else f"{s['spearman_p']:.2g}", s["missing"])
         for s in result.summary.to_pylist()])
     for preds in result.predictions:
-        if preds.duplicates:
-            print(f"{preds.path}: {preds.duplicates} repeated question ids (first kept)")
-        if preds.unknown_ids:
-            shown = ", ".join(preds.unknown_ids[:SHOWN_PROBLEMS])
-            print(f"{preds.path}: {len(preds.unknown_ids)} ids not in the output folder "
-                  f"(skipped): {shown}{' ...' if len(preds.unknown_ids) > SHOWN_PROBLEMS else ''}")
-        for number, problem in preds.bad_lines[:SHOWN_PROBLEMS]:
-            print(f"{preds.path}:{number}: skipped: {problem}")
+        _print_matching(preds)
     if args.plot:
         print(f"plot: {plot_accuracy(result, args.plot, args.min_bin_size)}")
     return run.record
+
+
+def _print_matching(preds) -> None:
+    """How one predictions file's lines matched questions, and what was skipped."""
+    from longtail.analysis.accuracy import SHOWN_PROBLEMS
+
+    def shown(items: list[str]) -> str:
+        more = " ..." if len(items) > SHOWN_PROBLEMS else ""
+        return ", ".join(map(repr, items[:SHOWN_PROBLEMS])) + more
+
+    how = ", ".join(f"{n:,} by {way}" for way, n in sorted(preds.matched_by.items()))
+    print(f"{preds.path} ({preds.format}): {preds.lines:,} lines, {len(preds.by_question):,} "
+          f"matched a question{f' ({how})' if how else ''}")
+    if preds.ambiguous:
+        print(f"{preds.path}: {len(preds.ambiguous):,} lines skipped as ambiguous: their id "
+              f"names several questions (ids are not unique; key lines by source and row): "
+              f"{shown(preds.ambiguous)}")
+    if preds.unmatched:
+        print(f"{preds.path}: {len(preds.unmatched):,} lines match no question of the output "
+              f"folder (skipped): {shown(preds.unmatched)}")
+    if preds.duplicates:
+        print(f"{preds.path}: {preds.duplicates:,} lines repeat a question (first kept)")
+    for number, problem in preds.bad_lines[:SHOWN_PROBLEMS]:
+        print(f"{preds.path}:{number}: skipped: {problem}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from longtail.analysis import compare
+
+    _needs(*(["matplotlib"] if args.plot else []))
+    if args.output:
+        compare.check_output(args.output)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise UsageError(f"plot file must end in .png: {args.plot}")
+    corpora = compare.load_all(args.out_dirs, args.names, args.match_on)
+    pairs = compare.compare_all(corpora)
+    how = ("QA file content (sha256) and row" if args.match_on == "qa-content"
+           else "question text")
+    print(f"compare: {len(corpora)} output folders, questions matched by {how}")
+    print_rows(["corpus", "folder", "documents", "questions", "counted (zero included)"], [
+        (c.name, c.out.display(), c.documents, len(c.keys),
+         sum(1 for n in c.counts if n is not None)) for c in corpora])
+    print("pairs (rho: Spearman, r: Pearson, both on log(1 + relevant documents) over the "
+          "questions counted in both)")
+    print_rows(["A", "B", "in common", "counted in both", "spearman rho", "pearson r",
+                "zero in A only", "zero in B only", "counted in A only", "counted in B only"], [
+        (p.a, p.b, p.common, p.both_counted, _correlation(p.rho), _correlation(p.r),
+         p.zero_only_in_a, p.zero_only_in_b, p.counted_only_in_a, p.counted_only_in_b)
+        for p in pairs])
+    documents = {c.name: c.documents for c in corpora}
+    for p in pairs:
+        if not p.disagreements:
+            continue
+        print(f"largest disagreements, {p.a} vs {p.b} (relevant documents, and per million "
+              "documents of each corpus)")
+        print_rows(["question", p.a, f"{p.a} per M", p.b, f"{p.b} per M"], [
+            (question, a, _number(compare.per_million(a, documents[p.a])), b,
+             _number(compare.per_million(b, documents[p.b])))
+            for question, a, b in p.disagreements])
+    table = None
+    if args.output or args.plot:
+        table = compare.question_table(corpora, args.match_on)
+    if args.output:
+        written = compare.write_question_table(table, args.output)
+        print(f"per-question table ({table.num_rows:,} rows, one column per corpus): {written}")
+    if args.plot:
+        print(f"plot: {compare.plot_matrix(table, corpora, pairs, args.plot)}")
+    return 0
+
+
+def _correlation(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def run_counterfactual(ctx: StageContext, args: CounterfactualConfig) -> StageRecord:
@@ -176,6 +243,20 @@ def run_exposure(ctx: StageContext, args: ExposureConfig) -> StageRecord:
     return run.record
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from longtail.report.page import write_report
+
+    _needs("matplotlib", *(["scipy.stats"] if args.predictions else []))
+    written = write_report(args.out_dir, args.html, args.predictions or (), labels=args.labels,
+                           formats=args.predictions_format, metric=args.metric,
+                           doc_questions=args.doc_questions,
+                           docs_per_question=args.docs_per_question)
+    print(f"report: {written.path} ({written.bytes:,} bytes; {written.questions:,} questions in "
+          f"the explorer, documents for {written.doc_questions:,}); it opens offline in a "
+          "browser")
+    return 0
+
+
 def run_export_longtail(ctx: StageContext, args: ExportLongtailConfig) -> StageRecord:
     from longtail.analysis import longtail_sets as sets
     from longtail.corpus.linked import LinkedCorpus
@@ -233,3 +314,12 @@ def register(groups) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(handler=cmd_export_paper)
     define.export_paper(p)
+    for name, handler, define_flags in (("compare", cmd_compare, define.compare),
+                                        ("report", cmd_report, define.report)):
+        upper = name.upper()
+        p = groups(None).add_parser(
+            name, help=getattr(define, f"{upper}_HELP"),
+            description=getattr(define, f"{upper}_DESCRIPTION"),
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(handler=handler)
+        define_flags(p)

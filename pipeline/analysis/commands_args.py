@@ -7,6 +7,8 @@ import argparse
 from longtail.analysis.accuracy import NORMALISATIONS
 from longtail.analysis.longtail_sets import MIX_KINDS
 from longtail.analysis.paper_formats import VALUE_STYLES
+from longtail.analysis.predictions import DEFAULT_METRIC
+from longtail.analysis.predictions import FORMATS as PREDICTION_FORMATS
 from longtail.qa.readers import FORMATS as QA_FORMATS
 
 BINS = ("Bins of relevant documents: 0, then [1,10), [10,100), ... (labelled 1-9,\n"
@@ -16,10 +18,15 @@ ACCURACY_HELP = "QA accuracy by number of relevant documents (Kandpal et al., Fi
 ACCURACY_DESCRIPTION = f"""\
 {ACCURACY_HELP}.
 
-Each predictions file is JSON Lines of {{"question_id": ..., "prediction": ...}} (or "row":
-the QA row, when the output folder holds one QA file). A prediction is correct when it equals
-one answer alias after normalisation (lower case, punctuation, articles a/an/the, whitespace).
-Ids not in the output folder and unreadable lines are reported and skipped.
+A predictions file is either JSON Lines of {{"question_id": ..., "prediction": ...}} (or
+"row", with "source" when the output folder holds several QA files), or lm-evaluation-harness
+--log_samples output (samples_<task>_<date>.jsonl), told apart by its first line
+(--predictions-format to force). Our lines are correct when the prediction equals one answer
+alias after normalisation (lower case, punctuation, articles a/an/the, whitespace); harness
+samples are matched by the id in their doc, else by question text and answers, and their
+correctness is the harness's own metric (--metric, default exact_match). Questions are keyed
+by QA file and row: an id shared by several questions is ambiguous, and such lines are
+counted and skipped. Unmatched and unreadable lines are reported and skipped.
 {BINS}.
 Writes OUT/accuracy, OUT/accuracy_summary (with Spearman's rho between count and
 correctness) and OUT/accuracy_questions.
@@ -27,6 +34,21 @@ correctness) and OUT/accuracy_questions.
 example:
   longtail analyze accuracy OUT --predictions bloom.jsonl gpt-j.jsonl --min-bin-size 20 \\
       --plot accuracy.png"""
+
+COMPARE_HELP = "the same questions counted over several corpora: correlations and disagreements"
+COMPARE_DESCRIPTION = f"""\
+{COMPARE_HELP}.
+
+Matches the questions of the output folders by their QA file's content (sha256) and row, so
+the same file at another path still matches; folders counted over different QA files are
+refused unless --match-on question-text. For every pair of corpora, over the questions both
+counted (zero included): Spearman's rho and Pearson's r on log(1 + relevant documents),
+questions with zero in one and not the other, and the largest disagreements, with counts per
+million documents of each corpus. Folders may be local or in object storage.
+
+example:
+  longtail compare c4-out/ pile-out/ s3://bucket/wiki-out --names c4 pile wikipedia \\
+      --output counts.parquet --plot compare.png"""
 
 COUNTERFACTUAL_HELP = "write the corpus without the relevant documents of sampled questions"
 COUNTERFACTUAL_DESCRIPTION = f"""\
@@ -64,6 +86,22 @@ estimated as characters x --tokens-per-char. Writes OUT/exposure.
 
 example:
   longtail exposure OUT --tokens-per-step 4000000 --tokens-per-char 0.25 --plot gaps.png"""
+
+REPORT_HELP = "write one self-contained HTML page about an output folder"
+REPORT_DESCRIPTION = f"""\
+{REPORT_HELP}.
+
+The page opens offline from the file (styles, script, plots and data inside it; it makes no
+request): the run (stages, inputs, parameters, times, rows, freshness), linking coverage,
+failures by reason, relevant documents per question on log bins, accuracy by count bins with
+--predictions (as `analyze accuracy` reads them), the most frequent entities, and a question
+explorer: type part of a question to see its linked entities, winning pair, count and a few
+relevant documents with the two entities marked. Documents are embedded for
+--doc-questions questions (drawn from every bin of counts), so the page stays a few
+megabytes for 100,000 questions.
+
+example:
+  longtail report OUT --predictions samples_triviaqa_2024-05-01.jsonl --html report.html"""
 
 LONGTAIL_HELP = "write the long-tail QA pairs (at most K relevant documents) as JSON Lines"
 LONGTAIL_DESCRIPTION = f"""\
@@ -118,7 +156,13 @@ def _non_negative(text: str) -> int:
 def accuracy(p: argparse.ArgumentParser) -> None:
     _out_dir(p)
     p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
-                   help="JSON Lines predictions files, one line per question")
+                   help="predictions files: our JSON Lines, or lm-evaluation-harness "
+                        "--log_samples files")
+    p.add_argument("--predictions-format", choices=PREDICTION_FORMATS, default=None,
+                   help="the files' format (default: detected from each file's first line)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
+                   help="the lm-eval sample field holding 0/1 correctness (default "
+                        f"{DEFAULT_METRIC})")
     p.add_argument("--labels", nargs="+", metavar="NAME",
                    help="a name per predictions file for the table and legend "
                         "(default: file names)")
@@ -128,6 +172,23 @@ def accuracy(p: argparse.ArgumentParser) -> None:
                    help="answer normalisation: squad removes punctuation, triviaqa turns it "
                         "into spaces (default squad)")
     p.add_argument("--plot", metavar="PNG", help="write the accuracy plot here")
+
+
+def compare(p: argparse.ArgumentParser) -> None:
+    from longtail.stage_config import add_storage
+
+    p.add_argument("out_dirs", nargs="+", metavar="OUT", help="output folders of longtail runs "
+                   "(two or more; local paths or URIs such as s3://bucket/prefix)")
+    p.add_argument("--names", nargs="+", metavar="NAME",
+                   help="a corpus name per folder, for the tables and the plot "
+                        "(default: folder names)")
+    p.add_argument("--match-on", choices=("qa-content", "question-text"), default="qa-content",
+                   help="match questions by QA file content and row (default), or by "
+                        "question text when the folders read different QA files")
+    p.add_argument("--output", metavar="FILE",
+                   help="write the per-question table (.parquet or .csv), one column per corpus")
+    p.add_argument("--plot", metavar="PNG", help="write a scatter matrix on log axes here")
+    add_storage(p)
 
 
 def counterfactual(p: argparse.ArgumentParser) -> None:
@@ -159,6 +220,26 @@ def exposure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokens-per-char", type=float, default=0.25,
                    help="tokens per character for --tokens-per-step (default 0.25)")
     p.add_argument("--plot", metavar="PNG", help="write a histogram of the gaps here")
+
+
+def report(p: argparse.ArgumentParser) -> None:
+    from longtail.report.explorer import DOC_QUESTIONS, DOCS_PER_QUESTION
+
+    _out_dir(p)
+    p.add_argument("--html", required=True, metavar="FILE.html", help="the page to write")
+    p.add_argument("--predictions", nargs="+", metavar="FILE",
+                   help="predictions files for the accuracy section (our JSON Lines or "
+                        "lm-evaluation-harness --log_samples files)")
+    p.add_argument("--labels", nargs="+", metavar="NAME", help="a name per predictions file")
+    p.add_argument("--predictions-format", choices=PREDICTION_FORMATS, default=None,
+                   help="the files' format (default: detected)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
+                   help=f"the lm-eval sample field holding correctness (default {DEFAULT_METRIC})")
+    p.add_argument("--doc-questions", type=_non_negative, default=DOC_QUESTIONS, metavar="N",
+                   help=f"questions whose relevant documents are embedded (default "
+                        f"{DOC_QUESTIONS:,}; 0: none)")
+    p.add_argument("--docs-per-question", type=_non_negative, default=DOCS_PER_QUESTION,
+                   metavar="N", help=f"documents shown per question (default {DOCS_PER_QUESTION})")
 
 
 def export_longtail(p: argparse.ArgumentParser) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from longtail.analysis.accuracy import NORMALISATIONS
 from longtail.analysis.longtail_sets import MIX_KINDS
+from longtail.analysis.predictions import DEFAULT_METRIC
+from longtail.analysis.predictions import FORMATS as PREDICTION_FORMATS
 from longtail.errors import UsageError
 from longtail.qa.readers import FORMATS as QA_FORMATS
 from longtail.stage_config import non_negative, option
@@ -16,7 +18,12 @@ from longtail.stage_config import non_negative, option
 class AccuracyConfig:
     predictions: tuple[str, ...] = option(
         (), "--predictions", nargs="+", required=True, metavar="FILE", input=True,
-        help="JSON Lines predictions files, one line per question")
+        help="predictions files: our JSON Lines, or lm-evaluation-harness --log_samples files")
+    predictions_format: str | None = option(
+        None, "--predictions-format", choices=PREDICTION_FORMATS,
+        help="the files' format (default: detected from each file's first line)")
+    metric: str = option(DEFAULT_METRIC, "--metric", metavar="NAME",
+                         help="the lm-eval sample field holding 0/1 correctness")
     labels: tuple[str, ...] | None = option(
         None, "--labels", nargs="+", metavar="NAME",
         help="a name per predictions file for the table and legend (default: file names)")

@@ -11,7 +11,8 @@ fact's relevant documents once per duplicate cluster shows how much of a count i
   checked with the MinHash estimate of Jaccard similarity >= threshold before two documents
   are joined.
 Clusters are the connected components; a cluster's id is its smallest doc_id. Texts that are
-empty after normalisation are not clustered.
+empty after normalisation are not clustered. The report shows each cluster's first document
+as written (its whitespace runs shown as one space), not normalised.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ _WORD = re.compile(r"\w+")
 
 def normalise_text(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """The start of a document's own text on one line, "..." where it was cut."""
+    words = text[:chars * 4].split()
+    line = " ".join(words)
+    cut = len(line) > chars or len(text) > chars * 4
+    return line[:chars].rstrip() + "..." if cut else line
 
 
 def shingles(normalised: str, size: int) -> list[bytes]:
@@ -114,7 +123,7 @@ def find_duplicates(documents: Iterable[Document], *, threshold: float = 0.8,
         if not normalised:
             empty += 1
             continue
-        snippets[doc.doc_id] = normalised[:SNIPPET_CHARS]
+        snippets[doc.doc_id] = snippet(doc.text)
         digest = hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
         exact_hash[doc.doc_id] = digest
         if digest in first_by_hash:
@@ -152,21 +161,28 @@ def corpus_duplicates(out: OutputFolder, **options) -> DuplicateReport:
 
 
 def relevant_docs_unique(out: OutputFolder, duplicates: pa.Table) -> pa.Table:
-    """Per question with a count: relevant documents and distinct clusters among them."""
+    """Per question with a count: relevant documents and distinct clusters among them.
+
+    Questions are keyed by (source, row), as the count stage keys them: ids may repeat."""
     require(out, "relevant_docs", "doc_entities")
-    rd = read_table(out, "relevant_docs",
-                    columns=["question_id", "q_uri", "a_uri", "relevant_docs", "status"])
+    rd = read_table(out, "relevant_docs", columns=[
+        "question_id", "source", "row", "q_uri", "a_uri", "relevant_docs", "status"])
     rd = rd.filter(pc.is_in(rd["status"], pa.array([STATUS_COUNTED, STATUS_ZERO])))
+    rd = rd.sort_by([("source", "ascending"), ("row", "ascending")])
     cluster_of = dict(zip(duplicates["doc_id"].to_pylist(),
                           duplicates["cluster_id"].to_pylist(), strict=True))
-    pairs = relevant_doc_pairs(out, rd)
-    clusters: dict[str, set[int]] = defaultdict(set)
-    for qid, doc_id in zip(pairs["question_id"].to_pylist(), pairs["doc_id"].to_pylist(),
+    # each question's position in `rd` stands in for its id, which may be shared
+    keyed = pa.table({"question_id": [str(i) for i in range(rd.num_rows)],
+                      "q_uri": rd["q_uri"], "a_uri": rd["a_uri"]})
+    pairs = relevant_doc_pairs(out, keyed)
+    clusters: dict[int, set[int]] = defaultdict(set)
+    for key, doc_id in zip(pairs["question_id"].to_pylist(), pairs["doc_id"].to_pylist(),
                            strict=True):
-        clusters[qid].add(cluster_of.get(doc_id, doc_id))
-    qids = rd["question_id"].to_pylist()
+        clusters[int(key)].add(cluster_of.get(doc_id, doc_id))
     return pa.table({
-        "question_id": qids,
-        "relevant_docs": rd["relevant_docs"].to_pylist(),
-        "relevant_docs_unique": [len(clusters.get(q, ())) for q in qids],
-    }, schema=RELEVANT_DOCS_UNIQUE).sort_by("question_id")
+        "question_id": rd["question_id"],
+        "source": rd["source"],
+        "row": rd["row"],
+        "relevant_docs": rd["relevant_docs"],
+        "relevant_docs_unique": [len(clusters.get(i, ())) for i in range(rd.num_rows)],
+    }, schema=RELEVANT_DOCS_UNIQUE)

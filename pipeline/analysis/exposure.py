@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from longtail.analysis.bins import count_bin
 from longtail.analysis.corpus_access import CorpusOrder
-from longtail.analysis.relevant_sets import counted_questions, relevant_doc_pairs
+from longtail.analysis.relevant_sets import relevant_doc_pairs
 from longtail.analysis.tables import read_table, require
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
 from longtail.schemas.analysis import EXPOSURE
+from longtail.schemas.tables import STATUS_COUNTED
 
 
 @dataclass(frozen=True)
@@ -75,21 +77,32 @@ def _step_function(out: OutputFolder, order: CorpusOrder, size: StepSize):
 
 
 def exposure_table(out: OutputFolder, size: StepSize = StepSize()) -> pa.Table:
+    """One row per counted question, keyed by (source, row): ids may repeat."""
     require(out, "docs", "doc_entities", "relevant_docs")
-    questions = counted_questions(out)
-    pairs = relevant_doc_pairs(out, questions)
+    questions = read_table(out, "relevant_docs", columns=[
+        "question_id", "source", "row", "q_uri", "a_uri", "relevant_docs", "status"])
+    questions = questions.filter(pc.equal(questions["status"], STATUS_COUNTED)).sort_by(
+        [("source", "ascending"), ("row", "ascending")])
+    # each question's position stands in for its id, which may be shared
+    keyed = pa.table({"question_id": [str(i) for i in range(questions.num_rows)],
+                      "q_uri": questions["q_uri"], "a_uri": questions["a_uri"]})
+    pairs = relevant_doc_pairs(out, keyed)
     order = CorpusOrder.load(out)
     to_steps = _step_function(out, order, size)
-    qids = pairs["question_id"].to_numpy(zero_copy_only=False)
+    keys = np.array([int(k) for k in pairs["question_id"].to_pylist()], dtype=np.int64)
     positions = order.positions(pairs["doc_id"].to_numpy())
     steps = to_steps(positions) if to_steps else None
-    counts = dict(zip(questions["question_id"].to_pylist(),
-                      questions["relevant_docs"].to_pylist(), strict=True))
+    qids, sources, rows, counts = (questions[c].to_pylist() for c in (
+        "question_id", "source", "row", "relevant_docs"))
     cols: dict[str, list] = {name: [] for name in EXPOSURE.names}
-    boundaries = np.flatnonzero(qids[1:] != qids[:-1]) + 1 if len(qids) else []
-    for chunk in np.split(np.arange(len(qids)), boundaries) if len(qids) else []:
+    sort = np.argsort(keys, kind="stable")
+    keys, positions = keys[sort], positions[sort]
+    steps = steps[sort] if steps is not None else None
+    boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else []
+    for chunk in np.split(np.arange(len(keys)), boundaries) if len(keys) else []:
+        i = int(keys[chunk[0]])
         where = np.sort(positions[chunk])
-        values = [qids[chunk[0]], counts[qids[chunk[0]]], where.tolist(), int(where[0]),
+        values = [qids[i], sources[i], rows[i], counts[i], where.tolist(), int(where[0]),
                   int(where[-1]), np.diff(where).tolist()]
         if steps is not None:
             at = np.sort(steps[chunk])
@@ -125,11 +138,9 @@ def _median(values: list[int]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
-    """Histograms of the gaps between consecutive exposures, one per bin of relevant documents,
-    log-spaced bins on log axes (gaps of 0 cannot be drawn there: the legend counts them)."""
-    from longtail.analysis.figures import new_figure, save_png
-
+def gap_series(table: pa.Table, size: StepSize) -> list[tuple[str, np.ndarray]]:
+    """One series per bin of relevant documents, in bin order: its legend entry (every bin
+    is named, also one with no gap to draw) and its gaps."""
     column = "step_gaps" if size.given else "position_gaps"
     groups: dict[str, list[int]] = {}
     questions: dict[str, int] = {}
@@ -140,17 +151,34 @@ def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
         groups.setdefault(b.label, []).extend(gaps)
         questions[b.label] = questions.get(b.label, 0) + 1
         order[b.label] = b.order
-    every = np.array([g for gaps in groups.values() for g in gaps], dtype=np.int64)
+    series = []
+    for label in sorted(groups, key=order.__getitem__):
+        gaps = np.array(groups[label], dtype=np.int64)
+        name = f"{label} relevant docs: {questions[label]:,} questions, "
+        if not (gaps > 0).any():  # nothing to draw on log axes
+            why = "one document each" if not len(gaps) else f"all {len(gaps):,} gaps are 0"
+            name += f"no gap to draw ({why})"
+        else:
+            name += f"{(gaps == 0).sum():,} of {len(gaps):,} gaps are 0"
+        series.append((name, gaps))
+    return series
+
+
+def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
+    """Histograms of the gaps between consecutive exposures, one per bin of relevant documents,
+    log-spaced bins on log axes (gaps of 0 cannot be drawn there: the legend counts them)."""
+    from longtail.analysis.figures import new_figure, save_png
+
+    series = gap_series(table, size)
+    every = np.concatenate([gaps for _, gaps in series] or [np.zeros(0, np.int64)])
     top = max(1, math.ceil(math.log10(every.max() + 1))) if len(every) else 1
     edges = np.logspace(0, top, 5 * top + 1)
     fig, ax = new_figure()
-    for label in sorted(groups, key=order.__getitem__):
-        gaps = np.array(groups[label], dtype=np.int64)
-        if not len(gaps):
-            continue
-        ax.hist(gaps[gaps > 0], bins=edges, histtype="step", linewidth=1.8,
-                label=f"{label} relevant docs: {questions[label]:,} questions, "
-                      f"{(gaps == 0).sum():,} of {len(gaps):,} gaps are 0")
+    for name, gaps in series:
+        if (gaps > 0).any():
+            ax.hist(gaps[gaps > 0], bins=edges, histtype="step", linewidth=1.8, label=name)
+        else:  # a legend entry without a histogram
+            ax.plot([], [], linestyle="none", marker="s", markerfacecolor="none", label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"gap between consecutive exposures to the same fact ({size.unit})")
@@ -164,6 +192,6 @@ def plot_gaps(table: pa.Table, size: StepSize, path: str | Path) -> Path:
         detail = "gaps in documents"
     ax.set_title(f"Time between exposures to a fact in corpus order\n({detail}; by number "
                  "of relevant documents)")
-    if groups:
+    if series:
         ax.legend(loc="best", fontsize=8)
     return save_png(fig, path)

@@ -41,6 +41,18 @@ def count_rows(file: CorpusFile) -> int:
     return rows
 
 
+def batch_row_counts(file: CorpusFile) -> list[int]:
+    """Rows of each record batch; when the file breaks, the batches before and then 1 for the
+    unreadable rest (so the sum is `count_rows`)."""
+    counts: list[int] = []
+    try:
+        for _, batch in _batches(file.path):
+            counts.append(batch.num_rows)
+    except _BrokenStream:
+        counts.append(1)
+    return counts
+
+
 def read_rows(
     file: CorpusFile, start: int, stop: int, fields: RecordFields
 ) -> Iterator[Document | FailureRecord]:

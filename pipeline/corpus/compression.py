@@ -66,6 +66,21 @@ def decompressed_chunks(path: str) -> Iterator[bytes]:
                 yield chunk
 
 
+def plain_chunks(path: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """Bytes [start, stop) of an uncompressed file (to its end when `stop` is None), in
+    non-empty chunks of up to `CHUNK_BYTES`."""
+    with open_source(path) as raw:
+        raw.seek(start)
+        left = None if stop is None else stop - start
+        while left is None or left > 0:
+            chunk = raw.read(CHUNK_BYTES if left is None else min(CHUNK_BYTES, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
+
+
 def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
     # ZstdDecompressor.stream_reader ends quietly on a truncated frame; a decompressobj per
     # frame lets a truncation be seen (a frame started and never ended).

@@ -13,6 +13,9 @@ Rules, in order:
   extension; `.txt` files count only when the folder holds no JSON Lines, Parquet or Arrow
   file (so a README.txt beside the data is not a document). With an explicit format every
   file is taken (for `arrow`, every `.arrow` file).
+- In a folder, symbolic links to folders are followed, except to a folder already walked (an
+  ancestor: a loop; or a second name of one, whose files are listed once); a symbolic link
+  to nothing, where a corpus file would be read, is a usage error.
 All files are then de-duplicated (by real path) and sorted by path; a file's position in that
 list is its `file_index`, the high bits of its documents' ids.
 """
@@ -22,12 +25,13 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from longtail.corpus.ids import MAX_FILES
 from longtail.errors import UsageError
+from longtail.output.listing import expand_lists
 from longtail.output.storage import (
     file_identity,
     glob_locations,
@@ -72,7 +76,7 @@ def resolve_inputs(inputs: Iterable[str | Path], format: str | None = None) -> l
     """The corpus files named by `inputs`, sorted, each with its index; see the module rules."""
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown input format {format!r}; choose one of {', '.join(FORMATS)}")
-    named = [str(item) for item in inputs]
+    named = expand_lists(inputs)
     if not named:
         raise UsageError("no input given: name at least one file, folder or glob")
     found: list[tuple[str, str]] = []
@@ -113,7 +117,7 @@ def _expand(path: str, format: str | None) -> list[tuple[str, str]]:
 
 def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in walk(folder):
+    for dirpath, dirnames, filenames in walk_following_links(folder):
         if HF_STATE_FILE in filenames:
             if format not in (None, "arrow"):
                 raise UsageError(
@@ -136,7 +140,7 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
             else:
                 fmt = None
             if fmt is not None:
-                found.append((join_location(dirpath, name), fmt))
+                found.append((_not_dangling(join_location(dirpath, name)), fmt))
     if format is None and any(fmt != "text" for _, fmt in found):
         found = [(path, fmt) for path, fmt in found if fmt != "text"]
     if not found:
@@ -145,6 +149,38 @@ def _expand_folder(folder: str, format: str | None) -> list[tuple[str, str]]:
             ".gz/.zst, .parquet, .arrow, .txt)"
         )
     return found
+
+
+def walk_following_links(folder: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`walk` that also enters symbolic links to folders, each real folder once (a link
+    back to an ancestor is not entered); a folder that cannot be listed is a usage error.
+    Callers may prune the sub-folder list in place, as with `os.walk`."""
+    if is_remote(folder):
+        yield from walk(folder)
+        return
+
+    def refuse(err: OSError) -> None:
+        raise UsageError(f"cannot list folder {err.filename}: {err.strerror}") from err
+
+    seen = {os.path.realpath(folder)}
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=refuse, followlinks=True):
+        yield dirpath, dirnames, filenames
+        paths = {d: os.path.join(dirpath, d) for d in dirnames}
+        keep = set()
+        # real folders claim their place before links to them
+        for name in sorted(dirnames, key=lambda d: (os.path.islink(paths[d]), d)):
+            real = os.path.realpath(paths[name])
+            if real not in seen:
+                seen.add(real)
+                keep.add(name)
+        dirnames[:] = [d for d in dirnames if d in keep]
+
+
+def _not_dangling(path: str) -> str:
+    if not is_remote(path) and os.path.islink(path) and not os.path.exists(path):
+        raise UsageError(f"{path} is a symbolic link to {os.readlink(path)}, which does not "
+                         "exist")
+    return path
 
 
 def hf_dataset_files(folder: str) -> list[str]:

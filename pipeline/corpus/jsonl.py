@@ -17,6 +17,7 @@ from longtail.corpus.compression import (
     READ_ERRORS,
     compressed_writer,
     decompressed_chunks,
+    plain_chunks,
     sniff_compression,
 )
 from longtail.corpus.filtered import FilteredFile, replace_when_done
@@ -63,12 +64,42 @@ def count_rows(file: CorpusFile) -> int:
     return complete + (last != b"\n")
 
 
+def count_rows_in_range(path: str, start: int, stop: int) -> tuple[int, int]:
+    """(offset of the first row starting in bytes [start, stop), rows starting there) of an
+    uncompressed file; the offset is `stop` when no row starts there.
+
+    A row starts at byte 0 and after every b"\n" but the file's last byte, so the ranges of
+    a cut of the file count every row exactly once, whatever the cut. Raises OSError.
+    """
+    first = start if start == 0 else -1
+    rows = int(start == 0 and stop > 0)
+    at = max(0, start - 1)  # a b"\n" at byte p starts a row at p + 1
+    for chunk in plain_chunks(path, at, stop - 1):
+        if first < 0:
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                first = at + newline + 1
+        rows += chunk.count(b"\n")
+        at += len(chunk)
+    return (first if first >= 0 else stop), rows
+
+
 def read_rows(
-    file: CorpusFile, start: int, stop: int, fields: RecordFields
+    file: CorpusFile, start: int, stop: int, fields: RecordFields, seek_byte: int = 0,
+    seek_row: int = 0,
 ) -> Iterator[Document | FailureRecord]:
-    """One item per row in [start, stop); earlier lines are skipped without being parsed."""
+    """One item per row in [start, stop); earlier lines are skipped without being parsed.
+
+    With `seek_byte` (an uncompressed file only), reading starts there, at the start of row
+    `seek_row` (<= start), instead of at the start of the file.
+    """
     try:
-        for row, line, _ in numbered_lines(file.path, start, stop):
+        if seek_byte:
+            lines = _split_lines(plain_chunks(file.path, seek_byte), start - seek_row,
+                                 stop - seek_row, seek_row)
+        else:
+            lines = numbered_lines(file.path, start, stop)
+        for row, line, _ in lines:
             yield parse_line(line, row, file, fields)
     except UnreadableRest as broken:
         if start <= broken.row < stop:
@@ -115,8 +146,17 @@ def numbered_lines(
 
 
 def _split_lines(
-    chunks: Iterable[bytes], start: int, stop: int | None
+    chunks: Iterable[bytes], start: int, stop: int | None, first_row: int = 0
 ) -> Iterator[tuple[int, bytes, bool]]:
+    """Rows [start, stop) counted from the first byte of `chunks`; yielded and raised rows
+    are numbered from `first_row`."""
+    if first_row:
+        try:
+            for row, line, ended in _split_lines(chunks, start, stop):
+                yield row + first_row, line, ended
+        except UnreadableRest as broken:
+            raise UnreadableRest(broken.row + first_row, broken.detail) from broken
+        return
     row = 0  # the row whose bytes are being collected
     pending: list[bytes] = []  # its bytes so far, kept only from `start` on
     chunk_iter = iter(chunks)

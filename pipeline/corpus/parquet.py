@@ -32,6 +32,18 @@ def count_rows(file: CorpusFile) -> int:
         return 1
 
 
+def row_groups(file: CorpusFile) -> list[tuple[int, int]]:
+    """(rows, uncompressed bytes) of each row group, from the footer; [(1, 0)] (the slot of
+    its failure) if the footer is unreadable."""
+    try:
+        with open_source(file.path) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+    except READ_ERRORS:
+        return [(1, 0)]
+    groups = (metadata.row_group(g) for g in range(metadata.num_row_groups))
+    return [(group.num_rows, group.total_byte_size) for group in groups]
+
+
 def read_rows(
     file: CorpusFile, start: int, stop: int, fields: RecordFields
 ) -> Iterator[Document | FailureRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,8 +37,9 @@ def check_model_folder(folder: str) -> None:
 
 
 def model_id(folder: str) -> str | None:
-    """A digest of the model's header, which changes whenever the model is built again with
-    other data; None when there is no header."""
+    """A digest of the model's header, which lists every file's sha256: it changes with any
+    change of content, not when the same data is imported again (the files' modification
+    times are left out); None when there is no header."""
     try:
         if is_remote(folder):
             header = Storage(folder).read_bytes(MODEL_HEADER)
@@ -45,6 +47,16 @@ def model_id(folder: str) -> str | None:
             header = (Path(folder) / MODEL_HEADER).read_bytes()
     except OSError:
         return None
+    try:
+        parsed = json.loads(header.decode("utf-8"))
+        files = parsed.get("files")
+    except (ValueError, AttributeError):
+        files = None
+    if isinstance(files, dict):
+        parsed["files"] = {name: {k: v for k, v in entry.items() if k != "mtime_ns"}
+                           if isinstance(entry, dict) else entry
+                           for name, entry in files.items()}
+        header = json.dumps(parsed, sort_keys=True).encode("utf-8")
     return hashlib.sha256(header).hexdigest()[:16]
 
 

@@ -132,6 +132,7 @@ class StageRecord:
     stats: dict = field(default_factory=dict)
     files: dict[str, list[FileEntry]] = field(default_factory=dict)
     shards: dict[str, dict] = field(default_factory=dict)  # shard -> commit, stats
+    plan: list[dict] = field(default_factory=list)  # the shards as planned (sharded stages)
     relocations: list[Relocation] = field(default_factory=list)
 
     def all_files(self) -> list[FileEntry]:
@@ -149,6 +150,7 @@ class StageRecord:
         data = self.to_json()
         data.pop("files", None)
         data.pop("shards", None)
+        data.pop("plan", None)
         data["tables"] = self.rows()
         return data
 
@@ -163,6 +165,8 @@ class StageRecord:
                       for table, entries in self.files.items()},
             "shards": self.shards,
         }
+        if self.plan:
+            data["plan"] = self.plan
         if self.model is not None:
             data["model"] = self.model.to_json()
         if self.relocations:
@@ -186,6 +190,7 @@ class StageRecord:
             files={table: [FileEntry.from_json(f) for f in entries]
                    for table, entries in (data.get("files") or {}).items()},
             shards=data.get("shards") or {},
+            plan=data.get("plan") or [],
             relocations=[Relocation(**r) for r in data.get("relocations") or []],
         )
 

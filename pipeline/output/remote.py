@@ -1,5 +1,9 @@
 """Filesystems behind URIs: s3:// natively through pyarrow, gs:// and hdfs:// where pyarrow
-reaches them, and any other scheme through fsspec (abfs:// with adlfs, ...).
+reaches them, http(s):// through `longtail.output.http`, hf:// through huggingface_hub's
+`HfFileSystem` (the `hub` extra), and any other scheme through fsspec (abfs:// with adlfs, ...).
+
+hf:// takes its token from `HF_TOKEN` only (never from a saved login, never recorded) and the
+Hub's address from `HF_ENDPOINT` (a mirror, or a local server in the tests).
 
 S3 takes the standard AWS credential chain (environment, profile, instance role) and an
 endpoint for S3-compatible stores from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (what
@@ -21,6 +25,8 @@ from longtail.errors import UsageError
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 # fsspec schemes and the extra of longtail that installs their library.
 FSSPEC_EXTRAS = {"abfs": "azure", "abfss": "azure", "az": "azure", "adl": "azure"}
+HTTP_SCHEMES = ("http", "https")
+HUB_SCHEME = "hf"
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 S3_CONNECT_SECONDS = 5.0
 S3_REQUEST_SECONDS = 60.0
@@ -56,7 +62,78 @@ def remote_filesystem(location: str, endpoint: str | None = None
             raise UsageError(f"cannot open {redact(location)}: {first_line(err)}; {scheme}:// "
                              f"needs {need}") from None
         return fs, path.rstrip("/")
+    if scheme in HTTP_SCHEMES:
+        from longtail.output.http import HttpHandler
+
+        return pafs.PyFileSystem(HttpHandler(scheme)), location.split("://", 1)[1].rstrip("/")
+    if scheme == HUB_SCHEME:
+        return _hub(location)
     return _fsspec(location, scheme)
+
+
+def check_listable(pattern: str) -> None:
+    """Stop with one line when a glob names a store that cannot be listed (plain HTTP)."""
+    if scheme_of(pattern) in HTTP_SCHEMES:
+        raise UsageError(f"{redact(pattern)}: an HTTP server cannot be listed, so a glob "
+                         "cannot be expanded there; name each URL, or put them in a file, "
+                         "one per line, and pass @FILE")
+
+
+class _HubHandler(pafs.FSSpecHandler):
+    """huggingface_hub's filesystem, and each file's git blob id as its identity."""
+
+    def __init__(self, fs, api):
+        super().__init__(fs)
+        self.api = api
+
+    def __reduce__(self):
+        return _hub_handler, ()
+
+    def resolve(self, path: str):
+        """The repository, revision and path in it; a repository that cannot be reached is
+        a PermissionError (the Hub answers alike for a missing and a private one)."""
+        try:
+            return self.fs.resolve_path(path)
+        except FileNotFoundError:
+            token = "" if os.environ.get("HF_TOKEN") else " (HF_TOKEN is not set)"
+            raise PermissionError(
+                f"{HUB_SCHEME}://{path}: no such repository or revision, or it is private or "
+                f"gated and HF_TOKEN gives no access to it{token}") from None
+
+    def get_file_info_selector(self, selector):
+        self.resolve(selector.base_dir)
+        return super().get_file_info_selector(selector)
+
+    def file_stat(self, path: str):
+        from longtail.output.storage import FileStat
+
+        where = self.resolve(path)
+        found = self.api.get_paths_info(where.repo_id, [where.path_in_repo],
+                                        revision=where.revision, repo_type=where.repo_type)
+        info = next((f for f in found if getattr(f, "blob_id", None)), None)
+        if info is None:
+            return None
+        return FileStat(int(info.size), 0, info.blob_id)
+
+
+def _hub_handler() -> _HubHandler:
+    try:
+        from huggingface_hub import HfApi, HfFileSystem
+    except ImportError:
+        raise UsageError("hf:// needs huggingface_hub: pip install 'longtail[hub]'") from None
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    token = os.environ.get("HF_TOKEN") or False  # False: no saved token either
+    return _HubHandler(HfFileSystem(token=token, endpoint=endpoint),
+                       HfApi(endpoint=endpoint, token=token))
+
+
+def _hub(location: str) -> tuple[pafs.FileSystem, str]:
+    path = location.split("://", 1)[1].rstrip("/")
+    if path.count("/") < 1 or (path.split("/")[0] in ("datasets", "spaces")
+                               and path.count("/") < 2):
+        raise UsageError(f"{redact(location)} names no repository (hf://datasets/OWNER/NAME/"
+                         "PATH, hf://OWNER/NAME/PATH for a model)")
+    return pafs.PyFileSystem(_hub_handler()), path
 
 
 def _s3(location: str, endpoint: str | None) -> tuple[pafs.FileSystem, str]:
@@ -110,4 +187,7 @@ def storage_error(location: str, err: OSError) -> UsageError:
         if marker in reason:
             reason = reason[reason.index(marker):]
             break
-    return UsageError(f"cannot use {redact(location)}: {reason}")
+    shown = redact(location)
+    if reason.startswith(shown.rstrip("/") + "/"):  # the error names the file itself
+        shown, _, reason = reason.partition(": ")
+    return UsageError(f"cannot use {shown}: {reason}")

@@ -152,10 +152,11 @@ def identity_changes(wanted: dict, recorded: dict) -> list[str]:
 
 def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
            upstream: dict[str, str], started: float, *, say: Say | None = None,
-           inputs: dict[str, list[InputFile]] | None = None, lock=None) -> StageRecord:
+           inputs: dict[str, list[InputFile]] | None = None, lock=None,
+           plan: list[dict] | None = None) -> StageRecord:
     """Commit the stage's run: its record, the move of its files into their tables, then the
     manifest and views. `inputs` are the fingerprints taken when the run started (by default,
-    the spec's inputs now)."""
+    the spec's inputs now); `plan`, the shards as planned, is kept for reruns."""
     from longtail.linking.spec import model_id
 
     files: dict[str, list[FileEntry]] = {}
@@ -177,7 +178,8 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
         seconds=round(time.perf_counter() - started, 3),
         parameters=spec.parameters, inputs=inputs, model=model, upstream=upstream,
         stats=stats, files=files,
-        shards={m["shard"]: {"commit": m["commit"], "stats": m["stats"]} for m in markers})
+        shards={m["shard"]: {"commit": m["commit"], "stats": m["stats"]} for m in markers},
+        plan=plan or [])
     if lock is not None:
         lock.check()
     out.commit(record, staged, retire=spec.retires)
@@ -217,6 +219,7 @@ class ShardedStage:
         self.started = time.perf_counter()
         self.fingerprints: dict[str, list[InputFile]] | None = None
         self.base: StageRecord | None = None  # the committed run this one continues
+        self.recorded_plan: list[dict] | None = None
 
     def prepare(self, overwrite: bool) -> None:
         """Start a new run (`--overwrite`: the committed run stays until this one commits), or
@@ -264,6 +267,22 @@ class ShardedStage:
         self.out.write_plan(self.spec.stage, {**plan, "fingerprints": {
             name: [f.to_json() for f in counted]}})
         return dict(zip(paths, rows, strict=True))
+
+    def shard_plan(self, make: Callable[[], list[T]], to_json: Callable[[T], dict],
+                   from_json: Callable[[dict], T]) -> list[T]:
+        """The run's shards: the plan recorded by the run in progress, or by the committed run
+        it continues, whatever the cluster's size is now (so that shard ids, and the shards
+        already done, stay valid); otherwise made now and recorded."""
+        plan = self.out.plan(self.spec.stage) or {}
+        if plan.get("shards") is not None:
+            recorded = plan["shards"]
+        elif self.base is not None and self.base.plan:
+            recorded = self.base.plan
+        else:
+            recorded = [to_json(s) for s in make()]
+        self.out.write_plan(self.spec.stage, {**plan, "shards": recorded})
+        self.recorded_plan = recorded
+        return [from_json(s) for s in recorded]
 
     def fingerprint_inputs(self, paths: list[str]) -> None:
         """Fingerprint inputs read on the driver (QA files); a change after shards were
@@ -351,7 +370,7 @@ class ShardedStage:
         if self.fingerprints is not None:
             inputs.update(self.fingerprints)
         return finish(out, self.spec, markers, stats, upstream or {}, self.started,
-                      say=self.say, inputs=inputs, lock=self.lock)
+                      say=self.say, inputs=inputs, lock=self.lock, plan=self.recorded_plan)
 
 
 class WholeStage:

@@ -50,10 +50,12 @@ def atomic_path(final: Path) -> Iterator[Path]:
 
 @dataclass(frozen=True, slots=True)
 class FileStat:
-    """What identifies one version of a file: its size and modification time."""
+    """What identifies one version of a file: its size and modification time, and on
+    http(s):// and hf:// its ETag (else Last-Modified) or git blob id."""
 
     size: int
     mtime_ns: int
+    etag: str | None = None
 
 
 def is_uri(location: str) -> bool:
@@ -148,7 +150,11 @@ class Storage:
     # -- reading ----------------------------------------------------------------------------
 
     def stat(self, relative: str) -> FileStat | None:
-        """Size and modification time of a file; None when there is none."""
+        """Size and modification time (and ETag, where the store has one) of a file; None
+        when there is none."""
+        file_stat = getattr(getattr(self._fs, "handler", None), "file_stat", None)
+        if file_stat is not None:
+            return file_stat(self.path(relative))
         info = self.fs.get_file_info(self.path(relative))
         if info.type != pafs.FileType.File:
             return None
@@ -327,6 +333,12 @@ def glob_locations(pattern: str) -> list[str]:
     """Files matching a glob, for a local pattern (`**` recursive) or a URI pattern."""
     if not is_remote(pattern):
         return sorted(glob.glob(pattern, recursive=True))
+    from longtail.output.remote import HTTP_SCHEMES, check_listable, scheme_of
+
+    if scheme_of(pattern) in HTTP_SCHEMES:
+        if location_kind(pattern) == "file":  # the `?` of a query string, not a glob
+            return [pattern]
+        check_listable(pattern)
     magic = min(i for i, c in enumerate(pattern) if c in "*?[")
     base = pattern[:magic].rpartition("/")[0]
     found = []

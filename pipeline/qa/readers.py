@@ -15,22 +15,27 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
+from longtail.corpus.inputs import walk_following_links
 from longtail.errors import UsageError
 from longtail.output.failures import FailureRecord
+from longtail.output.listing import expand_lists
 from longtail.output.storage import (
     file_identity,
     glob_locations,
     join_location,
     location_kind,
     open_source,
-    walk,
 )
 
 FORMATS = ("nq-open", "triviaqa", "entityquestions", "popqa", "jsonl")
 STAGE = "qa_read"
 QA_SUFFIXES = (".json", ".jsonl", ".tsv", ".csv")
 _ID_FIELDS = ("question_id", "QuestionId", "id", "qid")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+GUESS_RECORDS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +55,15 @@ class _BadRecord(Exception):
 
 
 def resolve_qa_paths(paths: Iterable[str]) -> list[str]:
-    """Files, folders (their files, sorted) and globs, local or URIs; a path that matches
-    nothing is an error."""
+    """Files, folders (their files, sorted; symbolic links to folders followed) and globs,
+    local or URIs; a path that matches nothing is an error."""
     found: list[str] = []
     seen: set[str] = set()
-    for raw in map(str, paths):
+    for raw in expand_lists(paths):
         kind = location_kind(raw)
         if kind == "folder":
             files = sorted(join_location(folder, name)
-                           for folder, _, names in walk(raw) for name in names
+                           for folder, _, names in walk_following_links(raw) for name in names
                            if _suffix(name) in QA_SUFFIXES)
             if not files:
                 raise UsageError(f"QA folder is empty: {raw}")
@@ -99,18 +104,24 @@ def read_qa(
 
     Answer aliases are kept as given, repeats included, as the paper's `link_qa.py` links
     them; `dedupe_answers` keeps the first of each."""
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown QA format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    check_format(fmt)
     files = resolve_qa_paths(paths)
     for path in files:
-        yield from _read_file(path, fmt, question_field, answers_field, dedupe_answers)
+        yield from read_qa_file(path, fmt, question_field, answers_field, dedupe_answers)
 
 
-def _read_file(
-    path: str, fmt: str, q_field: str, a_field: str, dedupe: bool
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown QA format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+def read_qa_file(
+    path: str, fmt: str, q_field: str = "question", a_field: str = "answer",
+    dedupe: bool = False,
 ) -> Iterator[QAPair | FailureRecord]:
+    """Every record of one file (see `read_qa`); an empty file is a usage error."""
     source = str(path)
-    for row, raw in _records(path, fmt):
+    for row, raw in _records(path, fmt, q_field, a_field):
         try:
             if isinstance(raw, _BadRecord):
                 raise raw
@@ -124,24 +135,75 @@ def _read_file(
         yield QAPair(qid, row, source, question, answers)
 
 
-def _records(path: str, fmt: str) -> Iterator[tuple[int, object]]:
+def _records(
+    path: str, fmt: str, q_field: str = "question", a_field: str = "answer"
+) -> Iterator[tuple[int, object]]:
+    data = _load(path)
+    as_csv = _reads_as_csv(path, data, fmt)
+    if as_csv and _starts_like_json(data):
+        raise UsageError(f"QA file {path} holds JSON, not the CSV/TSV of --qa-format {fmt}"
+                         f"{_hint(path, data, fmt, q_field, a_field)}")
+    if not as_csv and not _holds_json(data):
+        hint = _hint(path, data, fmt, q_field, a_field) \
+            or "; pass --qa-format popqa for CSV/TSV files"
+        raise UsageError(f"QA file {path} does not hold JSON records, as --qa-format {fmt} "
+                         f"reads{hint}")
+    if as_csv and fmt == "popqa":
+        header = _csv_header(path, data)
+        missing = [c for c in POPQA_COLUMNS if c not in header]
+        if missing:
+            raise UsageError(f"QA file {path} has no {' or '.join(missing)} column, as "
+                             f"--qa-format popqa reads (its header: {', '.join(header)[:200]})"
+                             f"{_hint(path, data, fmt, q_field, a_field)}")
+    empty = True
+    for item in _raw_records(path, data, as_csv):
+        empty = False
+        yield item
+    if empty:
+        what = "a header but no rows" if as_csv else "no records"
+        raise UsageError(f"QA file {path} holds {what}")
+
+
+def _load(path: str) -> bytes:
+    """The file's bytes as UTF-8: a UTF-8 byte order mark is dropped, UTF-16 (told by its
+    byte order mark) is converted; a file with nothing but white space is a usage error."""
     try:
         with open_source(path) as fh:
             data = fh.read()
     except OSError as err:
         reason = err.strerror or str(err).splitlines()[0]
         raise UsageError(f"cannot read QA file {path}: {reason}") from err
-    stripped = data.lstrip()
-    looks_like_json = stripped[:1] in (b"[", b"{")
-    if fmt == "popqa" or _suffix(path) in (".tsv", ".csv"):
-        if looks_like_json:
-            raise UsageError(f"QA file {path} holds JSON, not the CSV/TSV of --qa-format "
-                             f"{fmt}; pass the --qa-format of its records")
-        yield from _csv_records(path, data, fmt)
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    elif data.startswith(_UTF16_BOMS):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError as err:
+            raise UsageError(f"QA file {path} starts with a UTF-16 byte order mark but is not "
+                             f"UTF-16: {err.reason} at byte {err.start}") from err
+    if not data.strip():
+        raise UsageError(f"QA file {path} is empty")
+    return data
+
+
+def _reads_as_csv(path: str, data: bytes, fmt: str) -> bool:
+    return fmt == "popqa" or _suffix(path) in (".tsv", ".csv")
+
+
+def _starts_like_json(data: bytes) -> bool:
+    return data.lstrip()[:1] in (b"[", b"{")
+
+
+def _holds_json(data: bytes) -> bool:
+    return _starts_like_json(data) or _any_json_line(data)
+
+
+def _raw_records(path: str, data: bytes, as_csv: bool) -> Iterator[tuple[int, object]]:
+    """(row, parsed record or `_BadRecord`) for every record, whatever the format reads."""
+    if as_csv:
+        yield from _csv_records(path, data)
         return
-    if stripped and not looks_like_json and not _any_json_line(stripped):
-        raise UsageError(f"QA file {path} does not hold JSON records, as --qa-format {fmt} "
-                         "reads; pass --qa-format popqa for CSV/TSV files")
+    stripped = data.lstrip()
     if stripped[:1] in (b"[", b"{") and _is_single_json_document(stripped):
         doc = json.loads(stripped)
         items = doc.get("Data", doc.get("data")) if isinstance(doc, dict) else doc
@@ -194,18 +256,27 @@ def _any_json_line(data: bytes, lines: int = 20) -> bool:
 POPQA_COLUMNS = ("question", "possible_answers")
 
 
-def _csv_records(path: str, data: bytes, fmt: str) -> Iterator[tuple[int, object]]:
-    """Rows of a CSV/TSV file as dicts; a row with bytes that are not UTF-8 fails alone."""
-    delimiter = "\t" if _suffix(path) == ".tsv" else ","
+def _delimiter(path: str, data: bytes) -> str:
+    """Tab for `.tsv`, comma for `.csv`, else tab when the header has one and no comma."""
+    suffix = _suffix(path)
+    if suffix in (".tsv", ".csv"):
+        return "\t" if suffix == ".tsv" else ","
+    header = data.split(b"\n", 1)[0]
+    return "\t" if b"\t" in header and b"," not in header else ","
+
+
+def _csv_reader(path: str, data: bytes) -> csv.DictReader:
     text = data.decode("utf-8", errors="surrogateescape")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = reader.fieldnames or []
-    if fmt == "popqa":
-        missing = [c for c in POPQA_COLUMNS if c not in header]
-        if missing:
-            raise UsageError(f"QA file {path} has no {' or '.join(missing)} column, as "
-                             f"--qa-format popqa reads (its header: {', '.join(header)[:200]})")
-    for row, record in enumerate(reader):
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(path, data))
+
+
+def _csv_header(path: str, data: bytes) -> list[str]:
+    return list(_csv_reader(path, data).fieldnames or [])
+
+
+def _csv_records(path: str, data: bytes) -> Iterator[tuple[int, object]]:
+    """Rows of a CSV/TSV file as dicts; a row with bytes that are not UTF-8 fails alone."""
+    for row, record in enumerate(_csv_reader(path, data)):
         bad = [k for k, v in record.items() if isinstance(v, str) and _has_surrogates(v)]
         if bad:
             yield row, _BadRecord("not_utf8", f"invalid UTF-8 in column {bad[0]}")
@@ -215,6 +286,75 @@ def _csv_records(path: str, data: bytes, fmt: str) -> Iterator[tuple[int, object
 
 def _has_surrogates(value: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in value)
+
+
+def guess_format(
+    path: str, exclude: str | None = None, question_field: str = "question",
+    answers_field: str = "answer", data: bytes | None = None,
+) -> str | None:
+    """The format (other than `exclude`) that reads most of the file's first records, if one
+    reads more than half of them; None when none does or the file cannot be read."""
+    try:
+        data = _load(path) if data is None else data
+    except UsageError:
+        return None
+    as_csv = not _holds_json(data) or (_suffix(path) in (".tsv", ".csv")
+                                       and not _starts_like_json(data))
+    records = [raw for _, raw in islice(_raw_records(path, data, as_csv), GUESS_RECORDS)
+               if not isinstance(raw, _BadRecord)]
+    best, best_read = None, 0
+    for fmt in FORMATS:
+        if fmt == exclude or as_csv != _reads_as_csv(path, data, fmt):
+            continue
+        if fmt == "popqa" and not set(POPQA_COLUMNS) <= set(_csv_header(path, data)):
+            continue
+        read = sum(1 for raw in records if _reads(raw, fmt, question_field, answers_field))
+        if read > best_read:
+            best, best_read = fmt, read
+    return best if best_read * 2 > len(records) else None
+
+
+def record_fields(path: str, limit: int = 20) -> list[str]:
+    """The field names (or CSV columns) of the file's first records, in order of appearance."""
+    try:
+        data = _load(path)
+    except UsageError:
+        return []
+    as_csv = not _holds_json(data) or (_suffix(path) in (".tsv", ".csv")
+                                       and not _starts_like_json(data))
+    names: dict[str, None] = {}
+    for _, raw in islice(_raw_records(path, data, as_csv), GUESS_RECORDS):
+        if isinstance(raw, dict):
+            names.update(dict.fromkeys(map(str, raw)))
+    return list(names)[:limit]
+
+
+def describe_format(fmt: str, path: str = "") -> str:
+    """How a format reads in a message: "PopQA CSV", "NQ-open JSON Lines"..."""
+    if fmt == "popqa":
+        return "PopQA TSV" if _suffix(path) == ".tsv" else "PopQA CSV"
+    return _FORMAT_NAMES[fmt]
+
+
+_FORMAT_NAMES = {"nq-open": "NQ-open", "triviaqa": "TriviaQA", "entityquestions":
+                 "EntityQuestions", "jsonl": "JSON Lines read with --question-field and "
+                 "--answers-field"}
+
+
+def _hint(path: str, data: bytes, fmt: str, q_field: str, a_field: str) -> str:
+    guess = guess_format(path, fmt, q_field, a_field, data)
+    if guess is None:
+        return ""
+    return (f"; this looks like {describe_format(guess, path)}, not {fmt}: pass "
+            f"--qa-format {guess}")
+
+
+def _reads(raw: object, fmt: str, q_field: str, a_field: str) -> bool:
+    try:
+        _extract(raw, fmt, q_field, a_field)
+    except _BadRecord:
+        return False
+    return True
 
 
 def _extract(

@@ -9,7 +9,9 @@ writes answers: linking (CPU-bound, holding Python's interpreter lock) runs in a
 linker keeps per-instance caches and a stateful stemmer, so it is not shared between threads).
 The pool and the linkers are made at the ASGI lifespan startup, that is in each worker process
 after the fork. An idle or slow connection is a socket and a buffer on the event loop; it never
-occupies a linker thread.
+occupies a linker thread. What one text may cost in memory and CPU time is bounded by a
+`RequestGuard` (`longtail.serve.limits`): a text over a limit is answered with 413, like a body
+over its cap, and the linker that was stopped half-way is replaced by a new one.
 """
 
 from __future__ import annotations
@@ -28,12 +30,17 @@ from longtail import __version__
 from longtail.linking.annotation import LinkError
 from longtail.linking.statistical import StatisticalLinker, StatisticalModel
 from longtail.serve import api
+from longtail.serve.limits import RequestGuard, TooCostly
 from longtail.serve.parameters import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_MEMORY,
+    DEFAULT_MAX_REQUEST_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SUPPORT,
     DEFAULT_THREADS,
     BadRequest,
+    SpotlightParams,
     form_fields,
     response_format,
     spotlight_params,
@@ -52,11 +59,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class LinkerPool:
-    """`size` linkers over one model; `borrow()` waits until one is free."""
+    """`size` linkers over one model; `borrow()` waits until one is free. A linker whose text
+    failed or was stopped half-way (its caches may be half-updated) is dropped, and a new one
+    made when its slot is next borrowed."""
 
     def __init__(self, model: StatisticalModel, size: int):
+        self.model = model
         self.size = size
-        self._free: queue.LifoQueue[StatisticalLinker] = queue.LifoQueue()
+        self._free: queue.LifoQueue[StatisticalLinker | None] = queue.LifoQueue()
         for _ in range(size):
             self._free.put(StatisticalLinker(model))
 
@@ -64,21 +74,38 @@ class LinkerPool:
     def borrow(self) -> Iterator[StatisticalLinker]:
         linker = self._free.get()
         try:
+            if linker is None:
+                linker = StatisticalLinker(self.model)
             yield linker
+        except BaseException:
+            linker = None
+            raise
         finally:
             self._free.put(linker)
 
 
 class SpotlightApp:
-    """Spotlight's REST API for one model, as an ASGI 3 application."""
+    """Spotlight's REST API for one model, as an ASGI 3 application.
+
+    `request_timeout`: seconds for a request to arrive (read by the HTTP protocol);
+    `max_request_memory` (bytes) and `max_request_seconds` (CPU, None for no limit): what
+    linking one text may cost; `memory_estimate(text) -> bytes`: the linker's estimate of
+    that memory, to refuse a text before linking it.
+    """
 
     def __init__(self, model: StatisticalModel, threads: int = DEFAULT_THREADS,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 access_log: TextIO | None = None):
+                 access_log: TextIO | None = None,
+                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                 max_request_memory: int = DEFAULT_MAX_REQUEST_MEMORY,
+                 max_request_seconds: float | None = DEFAULT_MAX_REQUEST_SECONDS,
+                 memory_estimate: Callable[[str], int] | None = None):
         self.model = model
         self.threads = threads or DEFAULT_THREADS
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.request_timeout = request_timeout
+        self.guard = RequestGuard(max_request_memory, max_request_seconds, memory_estimate)
         self.started = time.time()
         self._log_lock = threading.Lock()
         self._pool: LinkerPool | None = None
@@ -99,6 +126,10 @@ class SpotlightApp:
             "endpoints": [f"/rest/{name}" for name in api.OPERATIONS],
             "threads": self.threads,
             "max_body_bytes": self.max_body_bytes,
+            "request_timeout_seconds": self.request_timeout,
+            "max_request_memory_bytes": self.guard.max_memory,
+            "max_request_cpu_seconds": self.guard.max_cpu_seconds,
+            "requests_stopped": self.guard.stopped,
             "defaults": {"confidence": DEFAULT_CONFIDENCE, "support": DEFAULT_SUPPORT,
                          "policy": "whitelist"},
             "sparql": "accepted and echoed, not evaluated",
@@ -112,6 +143,7 @@ class SpotlightApp:
         if self._executor is None:
             self._pool = LinkerPool(self.model, self.threads)
             self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="linker")
+            self.guard.open()
 
     def close(self) -> None:
         """Wait for the texts being linked, then let the threads go."""
@@ -142,17 +174,20 @@ class SpotlightApp:
         elif scope["type"] == "http":
             await Exchange(self, scope, receive, send).run()
 
-    def link(self, operation: Callable[..., str], *args: Any) -> str:
-        """Run `operation(linker, *args)` with a linker of the pool (in a pool thread)."""
+    def link(self, operation: Callable[..., str], params: SpotlightParams, fmt: str) -> str:
+        """`operation(linker, params, fmt)` with a linker of the pool, under the request
+        guard (in a pool thread); TooCostly when the text is over a limit."""
         assert self._pool is not None
         with self._pool.borrow() as linker:
-            return operation(linker, *args)
+            self.guard.admit(params.text)
+            return self.guard.run(len(params.text), operation, linker, params, fmt)
 
-    async def link_in_pool(self, operation: Callable[..., str], *args: Any) -> str:
+    async def link_in_pool(self, operation: Callable[..., str], params: SpotlightParams,
+                           fmt: str) -> str:
         if self._executor is None:  # served without the lifespan protocol
             self.open()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.link, operation, *args)
+        return await loop.run_in_executor(self._executor, self.link, operation, params, fmt)
 
     def log_request(self, client: str, method: str, path: str, status: int, size: int,
                     millis: float) -> None:
@@ -213,6 +248,9 @@ class Exchange:
             answer = await self.app.link_in_pool(operation, params, fmt)
         except BadRequest as err:
             await self.error(err.status, err.message)
+            return
+        except TooCostly as err:  # like a body over its cap: this text is too large to serve
+            await self.error(413, str(err))
             return
         except LinkError as err:  # like Spotlight: the text could not be linked, 400
             await self.error(400, f"{err.reason}: {err.detail}" if err.detail else err.reason)

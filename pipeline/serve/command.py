@@ -1,17 +1,25 @@
 """`longtail serve`: the embedded linker behind DBpedia Spotlight's REST API.
 
     longtail serve --model MODEL [--host 127.0.0.1] [--port 2222] [--workers 1] [--threads 2]
+                   [--request-timeout 30] [--max-request-memory 1G] [--max-request-seconds 60]
     python -m longtail.serve --model MODEL --port 0     # the same, any free port
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
 from longtail.errors import UsageError
-from longtail.serve.parameters import DEFAULT_MAX_BODY_BYTES, DEFAULT_THREADS
+from longtail.serve.parameters import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_MEMORY,
+    DEFAULT_MAX_REQUEST_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_THREADS,
+)
 
 DESCRIPTION = ("serve the embedded linker over DBpedia Spotlight's REST API "
                "(/rest/annotate, /rest/candidates, /rest/spot)")
@@ -36,6 +44,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         help=f"larger POST bodies get 413 (default {DEFAULT_MAX_BODY_BYTES:,}, "
                              f"Spotlight's)")
+    parser.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT,
+                        metavar="SECONDS",
+                        help=f"a request (head and body) must arrive within this many seconds "
+                             f"of the connection opening, else 408 and the connection closes "
+                             f"(default {DEFAULT_REQUEST_TIMEOUT:g})")
+    parser.add_argument("--max-request-memory", default=f"{DEFAULT_MAX_REQUEST_MEMORY >> 20}M",
+                        metavar="SIZE",
+                        help=f"memory linking one text may add to a worker (e.g. 512M, 2G); a "
+                             f"text that needs more gets 413 (default "
+                             f"{DEFAULT_MAX_REQUEST_MEMORY >> 30}G)")
+    parser.add_argument("--max-request-seconds", type=float,
+                        default=DEFAULT_MAX_REQUEST_SECONDS, metavar="SECONDS",
+                        help=f"CPU seconds linking one text may take, else 413; 0: no limit "
+                             f"(default {DEFAULT_MAX_REQUEST_SECONDS:g})")
     parser.add_argument("--access-log", action="store_true",
                         help="print one line per request to stderr")
 
@@ -59,6 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-body-bytes must be >= 1, got {args.max_body_bytes}")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    if not args.request_timeout > 0:
+        raise UsageError(f"--request-timeout must be > 0 seconds, got {args.request_timeout:g}")
+    if not args.max_request_seconds >= 0:
+        raise UsageError(f"--max-request-seconds must be >= 0, got {args.max_request_seconds:g}")
+    max_request_memory = byte_size(args.max_request_memory, "--max-request-memory")
     from longtail.linking.statistical import StatisticalModel
     from longtail.serve.app import SpotlightApp
     from longtail.serve.prefork import serve_with_workers
@@ -66,7 +93,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     model = StatisticalModel.load(args.model)
     app = SpotlightApp(model, threads=args.threads, max_body_bytes=args.max_body_bytes,
-                       access_log=sys.stderr if args.access_log else None)
+                       access_log=sys.stderr if args.access_log else None,
+                       request_timeout=args.request_timeout,
+                       max_request_memory=max_request_memory,
+                       max_request_seconds=args.max_request_seconds or None)
     raise_open_file_limit()
     try:
         listener = listening_socket(args.host, args.port)
@@ -74,6 +104,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: "
                          f"{err.strerror or err}") from None
     return serve_with_workers(app, listener, workers=args.workers)
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
+
+
+def byte_size(value: str, flag: str) -> int:
+    """Bytes from "1073741824", "512M", "1.5G" (K, M, G, T: powers of 1024); UsageError if
+    it is not such a size, or is under 1 MB."""
+    match = _SIZE.fullmatch(value)
+    if match is None:
+        raise UsageError(f"{flag} must be a size such as 512M or 2G, got {value!r}")
+    size = int(float(match[1]) * 1024 ** " kmgt".index(match[2].lower() or " "))
+    if size < 1 << 20:
+        raise UsageError(f"{flag} must be at least 1M, got {value!r}")
+    return size
 
 
 def main(argv: Sequence[str] | None = None) -> int:

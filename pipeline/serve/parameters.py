@@ -23,6 +23,9 @@ DEFAULT_CONFIDENCE = SPOTLIGHT_CONFIDENCE
 DEFAULT_SUPPORT = SPOTLIGHT_SUPPORT
 DEFAULT_MAX_BODY_BYTES = 2_000_000  # Spotlight's (Grizzly's) POST limit
 DEFAULT_THREADS = 2  # linkers per server process
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds for a request (head and body) to arrive
+DEFAULT_MAX_REQUEST_MEMORY = 1 << 30  # bytes that linking one text may add to a worker
+DEFAULT_MAX_REQUEST_SECONDS = 60.0  # CPU seconds that linking one text may take
 MAX_FIELDS = 100
 
 _QNAME = re.compile(r"^([A-Za-z]*):(.*)$", re.DOTALL)

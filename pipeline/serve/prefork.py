@@ -5,7 +5,8 @@ in use is a usage error and port 0's pick is known), and the application with th
 mapped (preloaded), so the workers forked from it share the listening socket (the kernel spreads
 connections) and the model's memory-mapped pages. The master restarts a worker that dies, stops
 them all on SIGTERM (gracefully) or SIGINT/SIGQUIT (at once), and a worker whose master is gone
-stops by itself.
+stops by itself. Each worker caps its own data segment (`RequestGuard.limit_process_memory`),
+and a worker that keeps memory after a text was stopped stops gracefully and is replaced.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ class SpotlightWorker(Worker):
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
+        app: SpotlightApp = self.wsgi
+        app.open()  # the linkers and their threads, then the cap over what they hold
+        app.guard.limit_process_memory(app.threads)
+        loop = asyncio.get_running_loop()
+        app.guard.on_recycle = lambda: loop.call_soon_threadsafe(self._recycle)
         self.server = uvicorn.Server(uvicorn_config(
-            self.wsgi, timeout_notify=HEARTBEAT_SECONDS, callback_notify=self._heartbeat))
+            app, timeout_notify=HEARTBEAT_SECONDS, callback_notify=self._heartbeat))
         # gunicorn's quick stop (SIGQUIT, sent on the master's SIGINT) stops like SIGTERM here:
         # idle connections close at once, requests being answered get GRACE_SECONDS.
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._stop)
@@ -68,6 +74,11 @@ class SpotlightWorker(Worker):
     def _stop(self) -> None:
         if self.server is not None:
             self.server.should_exit = True
+
+    def _recycle(self) -> None:
+        self.log.warning("worker %s keeps memory after a text over the per-request limit; "
+                         "a new worker replaces it", self.pid)
+        self._stop()
 
 
 class PreforkServer(BaseApplication):

@@ -83,8 +83,9 @@ def test_accuracy_per_bin_with_wilson_interval_and_spearman(tmp_path, capsys):
     assert bins["0"]["small"] and not bins["1-9"]["small"]
     assert (bins["10-99"]["bin_low"], bins["10-99"]["bin_high"]) == (10, 100)
     summary = table(fixture.out, "accuracy_summary")[0]
-    assert (summary["lines"], summary["scored"], summary["unknown_ids"], summary["bad_lines"],
-            summary["duplicates"], summary["missing"]) == (10, 7, 1, 1, 1, 1)
+    assert (summary["lines"], summary["scored"], summary["unmatched"], summary["bad_lines"],
+            summary["duplicates"], summary["missing"], summary["ambiguous"],
+            summary["format"]) == (10, 7, 1, 1, 1, 1, 0, "jsonl")
     # ranks of counts (1,3,12,15,0) and of correctness (1,0,1,1,0): 5 / sqrt(10 * 7.5)
     assert summary["spearman_rho"] == pytest.approx(0.57735, abs=1e-5)
     assert summary["spearman_n"] == 5

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
-from longtail.analysis.duplicates import find_duplicates, shingles
+from longtail.analysis.duplicates import SNIPPET_CHARS, find_duplicates, shingles, snippet
+from longtail.analysis.tables import read_table
 from longtail.corpus import Document
 from longtail.errors import UsageError
+from longtail.output.runner import commit_stage
 from tests.unit.test_analysis_accuracy import run, table
 from tests.unit.test_analysis_fixture import B, build_out
 
@@ -67,3 +70,30 @@ def test_bad_options_are_usage_errors(tmp_path):
     fixture.out.write_plan("link", {})  # a link run that started and stopped
     with pytest.raises(UsageError, match="docs is stale: `link` stopped before it finished"):
         run(["duplicates", fixture.out.location])
+
+
+def test_the_report_shows_each_cluster_s_own_text():
+    docs = [Document(1, "s", 0, "The  EIFFEL Tower,\nin Paris."),
+            Document(2, "s", 1, "the eiffel tower, in paris.")]
+    report = find_duplicates(docs)
+    assert report.snippets == {1: "The EIFFEL Tower, in Paris."}
+    long = "Word " * 40
+    assert snippet(long) == ("Word " * 14).rstrip() + "..."
+    assert len(snippet(long)) == SNIPPET_CHARS - 1 + len("...")
+
+
+def test_questions_sharing_an_id_are_kept_apart(tmp_path):
+    fixture = build_out(tmp_path)
+    relevant = read_table(fixture.out, "relevant_docs")
+    ids = ["q3" if qid == "q4" else qid for qid in relevant["question_id"].to_pylist()]
+    shared = relevant.set_column(relevant.schema.get_field_index("question_id"),
+                                 relevant.schema.field("question_id"), pa.array(ids))
+    commit_stage(fixture.out, "count", {"relevant_docs": shared},
+                 reads=["doc_entities", "qa_questions", "qa_entities"])
+    assert run(["duplicates", fixture.out.location]) == 0
+    unique = [(r["question_id"], r["source"], r["row"], r["relevant_docs"],
+               r["relevant_docs_unique"]) for r in table(fixture.out, "relevant_docs_unique")]
+    # rows 2 and 3 share the id q3: 12 documents in 11 clusters, 15 documents in 12 clusters
+    assert unique == [("q1", "qa.jsonl", 0, 1, 1), ("q2", "qa.jsonl", 1, 3, 3),
+                      ("q3", "qa.jsonl", 2, 12, 11), ("q3", "qa.jsonl", 3, 15, 12),
+                      ("q5", "qa.jsonl", 4, 0, 0)]

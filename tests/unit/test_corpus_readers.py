@@ -446,6 +446,36 @@ def test_globs_duplicates_and_explicit_format(tmp_path):
     assert [i.text for i in read_all(odd)] == ['{"text": "as jsonl"}\n']
 
 
+def test_symbolic_links_to_folders_are_followed_once_without_looping(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_bytes(elsewhere / "far.jsonl", jsonl_bytes([{"text": "far"}]))
+    folder = tmp_path / "corpus"
+    (folder / "real").mkdir(parents=True)
+    write_bytes(folder / "real" / "r.jsonl", jsonl_bytes([{"text": "r"}]))
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "again").symlink_to(folder / "real", target_is_directory=True)  # a second name
+    (folder / "real" / "loop").symlink_to(folder, target_is_directory=True)  # an ancestor
+    files = resolve_inputs([folder])
+    assert [os.path.relpath(f.path, folder) for f in files] == ["linked/far.jsonl",
+                                                               "real/r.jsonl"]
+    assert [i.text for i in read_all(folder)] == ["far", "r"]
+
+
+def test_a_dangling_symbolic_link_in_a_folder_is_one_line(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    write_bytes(folder / "a.jsonl", jsonl_bytes([{"text": "a"}]))
+    (folder / "b.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    (folder / "notes.md").symlink_to(tmp_path / "gone.md")  # not a corpus file: ignored
+    with pytest.raises(UsageError, match=r"b\.jsonl is a symbolic link to .*gone\.jsonl, "
+                                         "which does not exist") as caught:
+        resolve_inputs([folder])
+    assert "\n" not in str(caught.value)
+    (folder / "b.jsonl").unlink()
+    assert [os.path.basename(f.path) for f in resolve_inputs([folder])] == ["a.jsonl"]
+
+
 @pytest.mark.parametrize(
     ("inputs", "format", "message"),
     [

@@ -17,7 +17,6 @@ import zstandard
 from longtail.corpus import (
     Document,
     count_rows,
-    file_shards,
     make_doc_id,
     plan_shards,
     read_rows,
@@ -105,15 +104,17 @@ def test_shards_cover_every_row_once_with_safe_sorted_ids(corpus_inputs):
         assert len(set(ids)) == len(ids) and sorted(ids) == ids
         assert all(re.fullmatch(r"f\d{5}-r\d{12}", i) for i in ids)
         for file in files:
-            rows = [r for s in shards if s.file == file for r in range(s.start_row, s.stop_row)]
+            rows = [r for s in shards for p in s.pieces if p.file == file
+                    for r in range(p.start_row, p.stop_row)]
             assert rows == list(range(counts[file.path]))
-        assert all(0 < s.n_rows <= size for s in shards)
+        assert all(0 < s.n_rows <= size and len(s.pieces) == 1 for s in shards)
 
 
 def test_shard_ids_name_file_and_first_row(corpus_inputs):
     files = resolve_inputs(corpus_inputs)
     d = next(f for f in files if f.path.endswith("d.parquet"))
-    assert [(s.shard_id, s.start_row, s.stop_row) for s in file_shards(d, 25, 10)] == [
+    shards = plan_shards([d], 10)
+    assert [(s.shard_id, s.pieces[0].start_row, s.pieces[0].stop_row) for s in shards] == [
         ("f00003-r000000000000", 0, 10),
         ("f00003-r000000000010", 10, 20),
         ("f00003-r000000000020", 20, 25),
@@ -125,7 +126,7 @@ def test_given_row_counts_are_used(corpus_inputs):
     counted = plan_shards(files, 7)
     given = plan_shards(files, 7, row_counts={f.path: count_rows(f) for f in files})
     assert given == counted
-    assert plan_shards(files[:1], 7, row_counts={files[0].path: 3})[0].stop_row == 3
+    assert plan_shards(files[:1], 7, row_counts={files[0].path: 3})[0].n_rows == 3
 
 
 def test_rows_per_shard_below_one_is_a_usage_error(corpus_inputs):
@@ -191,7 +192,7 @@ def test_read_shard_passes_the_field_names(corpus_inputs):
 
 def test_shard_starting_after_a_long_line(corpus_inputs):
     [b] = [f for f in resolve_inputs(corpus_inputs) if f.path.endswith("b.jsonl.gz")]
-    [shard] = [s for s in plan_shards([b], 8) if s.start_row == 8]
+    [shard] = [s for s in plan_shards([b], 8) if s.pieces[0].start_row == 8]
     assert [i.text for i in read_shard(shard)] == [f"b{i}" for i in range(8, 16)]
 
 
@@ -202,8 +203,8 @@ _PLAN_SCRIPT = """
 import json, sys
 from longtail.corpus import plan_shards, read_shard, resolve_inputs
 files = resolve_inputs(sys.argv[1:])
-out = [(s.shard_id, s.file.path, s.start_row, s.stop_row,
-        [i.doc_id for i in read_shard(s)]) for s in plan_shards(files, 9)]
+out = [(s.to_json(), [i.doc_id for i in read_shard(s)])
+       for s in plan_shards(files, 9) + plan_shards(files, target_bytes=50, parallelism=2)]
 print(json.dumps(out))
 """
 
@@ -211,8 +212,8 @@ print(json.dumps(out))
 def test_same_input_gives_same_shards_and_ids_in_another_process(corpus_inputs):
     files = resolve_inputs(corpus_inputs)
     here = [
-        [s.shard_id, s.file.path, s.start_row, s.stop_row, [i.doc_id for i in read_shard(s)]]
-        for s in plan_shards(files, 9)
+        [s.to_json(), [i.doc_id for i in read_shard(s)]]
+        for s in plan_shards(files, 9) + plan_shards(files, target_bytes=50, parallelism=2)
     ]
     run = subprocess.run(
         [sys.executable, "-c", _PLAN_SCRIPT, *map(str, reversed(corpus_inputs))],

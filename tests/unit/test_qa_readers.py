@@ -160,3 +160,71 @@ def test_a_file_named_twice_is_read_once(tmp_path):
     path = tmp_path / "nq.jsonl"
     path.write_text(json.dumps({"question": "q?", "answer": ["a"]}) + "\n", encoding="utf-8")
     assert len(split(read_qa([str(path), str(path)], "nq-open"))[0]) == 1
+
+
+def test_a_utf8_byte_order_mark_keeps_the_first_column_and_record(tmp_path):
+    csv_path = tmp_path / "popqa.csv"
+    csv_path.write_bytes(b'\xef\xbb\xbfid,question,possible_answers\n'
+                         b'41,Who wrote Hamlet?,"[""Shakespeare""]"\n')
+    pairs, failures = split(read_qa([str(csv_path)], "popqa"))
+    assert [(p.question_id, p.question) for p in pairs] == [("41", "Who wrote Hamlet?")]
+    assert not failures
+    jsonl = tmp_path / "nq.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf' + json.dumps({"question": "q?", "answer": ["a"]}).encode()
+                      + b"\n")
+    pairs, failures = split(read_qa([str(jsonl)], "nq-open"))
+    assert [(p.row, p.question) for p in pairs] == [(0, "q?")] and not failures
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "popqa.tsv"  # what spreadsheet programs save as "Unicode text"
+    path.write_bytes("id\tquestion\tpossible_answers\n7\tWhere is Köln?\t[\"Germany\"]\n"
+                     .encode("utf-16"))
+    pairs, failures = split(read_qa([str(path)], "popqa"))
+    assert [(p.question_id, p.question, p.answers) for p in pairs] == [
+        ("7", "Where is Köln?", ("Germany",))]
+    assert not failures
+
+
+@pytest.mark.parametrize(("name", "content", "fmt", "message"), [
+    ("nq.jsonl", b"", "nq-open", "is empty"),
+    ("nq.jsonl", b"\n  \n", "nq-open", "is empty"),
+    ("nq.jsonl", b"\xef\xbb\xbf\n", "nq-open", "is empty"),
+    ("popqa.csv", b"id,question,possible_answers\n", "popqa", "holds a header but no rows"),
+    ("eq.json", b"[]", "entityquestions", "holds no records"),
+    ("tqa.json", b'{"Data": []}', "triviaqa", "holds no records"),
+])
+def test_an_empty_qa_file_is_one_line(tmp_path, name, content, fmt, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=message) as err:
+        list(read_qa([str(path)], fmt))
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_refused_file_names_the_format_that_reads_it(tmp_path):
+    nq = tmp_path / "nq.jsonl"
+    nq.write_text(json.dumps({"question": "q?", "answer": ["a"]}) + "\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="looks like NQ-open, not popqa: pass --qa-format "
+                                         "nq-open"):
+        list(read_qa([str(nq)], "popqa"))
+    popqa = tmp_path / "popqa.txt"  # a name that says nothing; tabs in the header
+    popqa.write_text('id\tquestion\tpossible_answers\n1\tWho?\t["Ann"]\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="looks like PopQA CSV, not nq-open: pass "
+                                         "--qa-format popqa"):
+        list(read_qa([str(popqa)], "nq-open"))
+    assert [p.answers for p in split(read_qa([str(popqa)], "popqa"))[0]] == [("Ann",)]
+
+
+def test_a_qa_folder_follows_a_symbolic_link_to_a_subfolder(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "P1.dev.json").write_text(json.dumps([{"question": "q?", "answers": ["a"]}]),
+                                           encoding="utf-8")
+    folder = tmp_path / "qa"
+    folder.mkdir()
+    (folder / "relations").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    pairs, _ = split(read_qa([str(folder)], "entityquestions"))
+    assert [(p.question_id, p.source) for p in pairs] == [
+        ("P1.dev:0", str(folder / "relations" / "P1.dev.json"))]

@@ -5,6 +5,7 @@
     linker.annotate("Paris is the capital of France.")          # list[Annotation]
     linker.candidates(text)                                      # every spot, every candidate
     Spotter.build(surface_forms).find_all(text)                  # exact occurrence counting
+    verify_model("model/")                                       # damaged files, every sha256
 
 It follows DBpedia Spotlight's statistical backend (`FSASpotter`/`DBSpotter`,
 `DBTwoStepDisambiguator` with `GenerativeContextSimilarity`, `DBCandidateSearcher`, the
@@ -19,6 +20,7 @@ spotting is always Spotlight's FSA configuration (the one it uses for languages 
 models).
 """
 
+from longtail.linking.statistical.checksums import verify_model
 from longtail.linking.statistical.disambiguation import ScoredCandidate, Scores, SpotCandidates
 from longtail.linking.statistical.importer import import_wikistats
 from longtail.linking.statistical.linker import StatisticalLinker
@@ -35,5 +37,5 @@ from longtail.linking.statistical.tokenizer import (
 __all__ = [
     "ScoredCandidate", "Scores", "Spot", "SpotCandidates", "Spotter", "StatisticalLinker",
     "StatisticalModel", "TokenizedText", "Tokenizer", "default_stop_words", "import_wikistats",
-    "stable_hash",
+    "stable_hash", "verify_model",
 ]

@@ -125,8 +125,8 @@ def _regroup(folder: Path, writer: ModelWriter, scratch_tokens: Path, scratch_co
     entity_sorted = seg_entity[order]
     largest_count = 0
     out_entries = 0
-    with open(folder / "context_token.bin", "wb") as out_tokens, \
-            open(folder / "context_count.bin", "wb") as out_counts:
+    with writer.output("context_token.bin") as out_tokens, \
+            writer.output("context_count.bin") as out_counts:
         begin = 0
         while begin < len(order):
             end = _chunk_end(entity_sorted, seg_length[order], begin)
@@ -138,8 +138,8 @@ def _regroup(folder: Path, writer: ModelWriter, scratch_tokens: Path, scratch_co
             summed = np.bincount(inverse, weights=counts_in[index].astype(np.float64),
                                  minlength=len(unique_keys)).astype(np.int64)
             owner = unique_keys // vocabulary
-            (unique_keys % vocabulary).astype(np.uint32).tofile(out_tokens)
-            summed.astype(np.uint32).tofile(out_counts)
+            out_tokens.write((unique_keys % vocabulary).astype(np.uint32))
+            out_counts.write(summed.astype(np.uint32))
             lengths += np.bincount(owner, minlength=n_entities)
             totals += np.bincount(owner, weights=summed, minlength=n_entities).astype(np.int64)
             largest_count = max(largest_count, int(summed.max()))
@@ -149,8 +149,7 @@ def _regroup(folder: Path, writer: ModelWriter, scratch_tokens: Path, scratch_co
     writer.raw("context_token", np.uint32, out_entries)
     if largest_count < 2**16:
         narrow = np.fromfile(folder / "context_count.bin", dtype=np.uint32).astype(np.uint16)
-        narrow.tofile(folder / "context_count.bin")
-        writer.raw("context_count", np.uint16, out_entries)
+        writer.array("context_count", narrow)
     else:
         writer.raw("context_count", np.uint32, out_entries)
     offsets = np.zeros(n_entities + 1, dtype=np.int64)

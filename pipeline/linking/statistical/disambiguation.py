@@ -16,10 +16,12 @@ NIL into `similarity` (and the context scores into `contextual_score`), and each
 
 The context is the whole text when it has at most 200 sentences; otherwise consecutive
 sentences are grouped into windows of at least 200 tokens and each spot is scored against its
-own window, as Spotlight does. Stop words and tokens unknown to the model add the same term
-to every candidate and to NIL and are left out. When a form has no pairs at all, the candidates
-of its five best lowercase-map forms are used (`DBCandidateSearcher`), an entity reached
-through two of them keeping its best P(e|s). Ties in score are broken by entity (URI order).
+own window, as Spotlight does (a text linked in pieces, see `segments`, gets the same windows;
+its one window is the set of its distinct known tokens). Stop words and tokens unknown to the
+model add the same term to every candidate and to NIL and are left out. When a form has no
+pairs at all, the candidates of its five best lowercase-map forms are used
+(`DBCandidateSearcher`), an entity reached through two of them keeping its best P(e|s). Ties
+in score are broken by entity (URI order).
 
 Many windows (of one text or of a batch of texts) are scored together in one vectorised pass.
 """
@@ -118,16 +120,18 @@ class Disambiguator:
         self.vocabulary = max(len(model.vocab_hash), 1)
 
     def windows(self, sentence: np.ndarray, token_starts: np.ndarray, spot_starts: np.ndarray,
-                offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                offset: int = 0, whole: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Context windows of one text whose tokens are `offset + i`, as (first tokens, end
         tokens, the window of each spot); `spot_starts` ascending. Windows without a spot are
-        left out."""
+        left out. `whole` True or False says whether the text is one window (for a piece of a
+        longer text, see `segments`); None decides by its number of sentences."""
         n = len(sentence)
         if n == 0 or len(spot_starts) == 0:
             none = np.zeros(0, dtype=np.int64)
             return none, none, none
         sentence_ends = np.append(np.flatnonzero(sentence[1:] != sentence[:-1]) + 1, n)
-        if len(sentence_ends) <= self.max_context:
+        if whole or (whole is None and len(sentence_ends) <= self.max_context):
             return (np.array([offset]), np.array([offset + n]),
                     np.zeros(len(spot_starts), dtype=np.int64))
         bounds, begin = [], 0
@@ -143,14 +147,20 @@ class Disambiguator:
         return begins[used] + offset, ends[used] + offset, window.ravel()
 
     def score(self, vocab: np.ndarray, spots: Spots, window_begin: np.ndarray,
-              window_end: np.ndarray, spot_window: np.ndarray) -> Scores | None:
+              window_end: np.ndarray, spot_window: np.ndarray,
+              context: np.ndarray | None = None) -> Scores | None:
         """Scored candidates of every spot against its context window (token ranges);
         `vocab` holds the per-token vocabulary ids of the text(s) the windows index (-1: stop
-        word or unknown)."""
+        word or unknown). `context`, the sorted distinct vocabulary ids of a longer text,
+        stands for the one window instead (see `segments`)."""
         if not len(spots):
             return None
         model = self.model
-        query_key, query_lm, nil_context = self._queries(vocab, window_begin, window_end)
+        if context is None:
+            keys = self._window_tokens(vocab, window_begin, window_end)
+        else:
+            keys = context.astype(np.int64)
+        query_key, query_lm, nil_context = self._queries(keys, len(window_begin))
         spot_of, entity, prior = self._candidates(spots)
         if len(entity) == 0:
             return None
@@ -185,18 +195,22 @@ class Disambiguator:
         return Scores(model, spots, starts, spot_of, entity, support, prior, score, similarity,
                       contextual, second)
 
-    def _queries(self, vocab: np.ndarray, begins: np.ndarray, ends: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted (window * V + token) keys of each window's distinct known tokens, their
-        ln((1 - lambda) P_LM), and each window's NIL context score (their sum)."""
+    def _window_tokens(self, vocab: np.ndarray, begins: np.ndarray, ends: np.ndarray
+                       ) -> np.ndarray:
+        """Sorted (window * V + token) keys of each window's distinct known tokens."""
         lengths = ends - begins
         ids = vocab[expand_ranges(begins, lengths)]
         owner = np.repeat(np.arange(len(begins)), lengths)
         known = ids >= 0
-        keys = np.unique(owner[known] * self.vocabulary + ids[known])
+        return np.unique(owner[known] * self.vocabulary + ids[known])
+
+    def _queries(self, keys: np.ndarray, windows: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The window token keys, their ln((1 - lambda) P_LM), and each window's NIL context
+        score (their sum)."""
         counts = self.model.vocab_count[keys % self.vocabulary].astype(np.float64)
         lm = self.log_rest + np.log(counts + 1.0) - self.log_lm_total
-        nil_context = np.bincount(keys // self.vocabulary, weights=lm, minlength=len(begins))
+        nil_context = np.bincount(keys // self.vocabulary, weights=lm, minlength=windows)
         return keys, lm, nil_context
 
     def _nil_surface(self, vocab: np.ndarray, spots: Spots) -> np.ndarray:

@@ -31,14 +31,19 @@ import numpy as np
 
 from longtail.errors import UsageError
 from longtail.linking.statistical.context_import import import_contexts
-from longtail.linking.statistical.model import STOP_WORDS_FILE, ModelWriter, index_dtype
+from longtail.linking.statistical.model import (
+    LONGEST_SPELLING,
+    STOP_WORDS_FILE,
+    ModelWriter,
+    index_dtype,
+)
 from longtail.linking.statistical.spotter import MIX, contains_sorted
 from longtail.linking.statistical.tokenizer import (
     Tokenizer,
     default_stop_words,
     normalize_surface_form,
     stable_hash,
-    write_stop_words,
+    stop_words_text,
 )
 from longtail.linking.statistical.wikistats import (
     PAIR_COUNTS,
@@ -101,7 +106,6 @@ def import_wikistats(src_dir: str | Path, out_dir: str | Path,
     try:
         report = _build(files, work, tokenizer, say, instance_types, min_surface_form_count,
                         min_context_count, spot_weights)
-        write_stop_words(work / STOP_WORDS_FILE, words)
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
@@ -199,6 +203,7 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
         if stat.skipped:
             say(f"{name}: skipped {stat.skipped:,} malformed lines ({stat.describe()}); "
                 f"first: line {stat.examples[0][0]} {stat.examples[0][2]!r}")
+    writer.text(STOP_WORDS_FILE, stop_words_text(tokenizer.stop_words))
     writer.finish({
         "surface_forms": len(sf["hash"]), "pairs": len(pairs["entity"]),
         "entities": len(entities["uris"]), "context_vectors": contexts["context_vectors"],
@@ -211,6 +216,7 @@ def _build(files: dict[str, Path | None], work: Path, tokenizer: Tokenizer,
         "fsa_min_annotation_probability": FSA_MIN_ANNOTATION_PROBABILITY,
         "smoothing_lambda": SMOOTHING_LAMBDA, "max_candidates": MAX_CANDIDATES,
         "max_context": MAX_CONTEXT,
+        LONGEST_SPELLING: max((len(n.lower()) for n in sf["names"]), default=0),
         "sources": {n: (str(p) if p else None) for n, p in files.items()},
     })
     return report

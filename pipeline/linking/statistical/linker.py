@@ -10,7 +10,12 @@ percentage of second rank <= 1 - confidence^2.
 
 `annotate_many` links texts in batches joined by line breaks (a line break always ends a
 sentence, so no spot, chunk or context window crosses from one text into the next); this
-spreads the fixed cost of each step over many short documents.
+spreads the fixed cost of each step over many short documents. A text longer than
+`segments.SEGMENT_CHARS` (200,000 characters) is linked piece by piece, cut where sentences
+(or context windows) start, so the memory a call takes grows with the annotations it returns and
+not otherwise with the text: `working_memory(n)` bounds it before linking (for a server that
+refuses texts too large for its budget). The `segments` docstring gives the one rule that changes
+what a text yields: a sentence longer than 200,000 characters is cut.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from longtail.linking.annotation import (
 )
 from longtail.linking.statistical.disambiguation import Disambiguator, Scores, SpotCandidates
 from longtail.linking.statistical.model import StatisticalModel
+from longtail.linking.statistical.segments import Segmenter
 from longtail.linking.statistical.spotter import Spotter, WordFeatures
 from longtail.linking.statistical.spotting import Spot, Spots, SpotSelector
 from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer
@@ -37,6 +43,11 @@ from longtail.linking.statistical.tokenizer import TokenizedText, Tokenizer
 BATCH_CHARACTERS = 200_000
 BATCH_TEXTS = 256
 _ENTITY_CACHE_LIMIT = 200_000
+# Measured with tracemalloc on the worst texts found ("X " * n: every token a capital run):
+# 64 bytes per character of a piece (94 over a segmented text), and about 180 bytes per
+# annotation returned; `working_memory` doubles the first for allocator slack.
+PIECE_BYTES_PER_CHARACTER = 200
+ANNOTATION_BYTES = 300
 
 
 def _check_settings(confidence: float, support: int) -> None:
@@ -65,6 +76,7 @@ class StatisticalLinker:
         self.spotter.words = self._words = WordFeatures(self.spotter, model.vocab_hash)
         self.selector = SpotSelector(model)
         self.disambiguator = Disambiguator(model, self.selector)
+        self.segmenter = Segmenter(self.tokenizer, self.disambiguator.max_context)
         self._entities: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     @classmethod
@@ -74,23 +86,52 @@ class StatisticalLinker:
         _check_settings(confidence, support)
         return cls(StatisticalModel.load(model_dir), confidence, support)
 
-    def _spots(self, text: str, confidence: float) -> tuple[TokenizedText, np.ndarray, Spots]:
-        tokenized = self.tokenizer.tokenize(text)
+    def _spots(self, tokenized: TokenizedText, confidence: float) -> tuple[np.ndarray, Spots]:
         rows = self._words.rows(tokenized)
         vocab = self._words.vocab[rows]
         if not len(tokenized):
-            return tokenized, vocab, Spots.empty(text)
+            return vocab, Spots.empty(tokenized.text)
         first, end, _ = self.spotter.match(self._words.keys[rows], self._words.flags[rows],
                                            tokenized.sentence)
-        return tokenized, vocab, self.selector.select(tokenized, first, end, confidence)
+        return vocab, self.selector.select(tokenized, first, end, confidence)
+
+    def _pieces(self, text: str, confidence: float
+                ) -> Iterator[tuple[int, int, Spots, Scores | None]]:
+        """(offset, first token, spots, scores) of each piece of a text: the text itself when
+        it has at most `segmenter.limit` characters, else the pieces of `segments`."""
+        if len(text) <= self.segmenter.limit:
+            tokenized = self.tokenizer.tokenize(text)
+            vocab, spots = self._spots(tokenized, confidence)
+            windows = self.disambiguator.windows(tokenized.sentence, tokenized.starts,
+                                                 spots.start)
+            yield 0, 0, spots, self.disambiguator.score(vocab, spots, *windows)
+            return
+        sentences, context = 0, np.zeros(0, dtype=np.int64)
+        for _, tokenized in self.segmenter.pieces(text, windowed=False):
+            sentences += tokenized.sentence_count
+            if sentences > self.disambiguator.max_context:
+                context = None
+                break
+            rows = self._words.rows(tokenized)  # first: it may grow the arrays
+            vocab = self._words.vocab[rows]
+            context = np.union1d(context, vocab[vocab >= 0])
+        tokens = 0
+        for offset, tokenized in self.segmenter.pieces(text, windowed=context is None):
+            vocab, spots = self._spots(tokenized, confidence)
+            windows = self.disambiguator.windows(tokenized.sentence, tokenized.starts,
+                                                 spots.start, whole=context is not None)
+            yield offset, tokens, spots, self.disambiguator.score(vocab, spots, *windows,
+                                                                  context=context)
+            tokens += len(tokenized)
 
     def _score(self, texts: list[str], confidence: float) -> tuple[list[int], Scores | None]:
-        """Texts joined by line breaks, spotted and scored together; returns the offset of
-        each text in the joined string and the scores."""
+        """Texts of at most `segmenter.limit` characters joined by line breaks, spotted and
+        scored together; returns the offset of each text in the joined string and the scores."""
         joined = "\n".join(texts)
         offsets = np.zeros(len(texts), dtype=np.int64)
         np.cumsum([len(t) + 1 for t in texts[:-1]], out=offsets[1:])
-        tokenized, vocab, spots = self._spots(joined, confidence)
+        tokenized = self.tokenizer.tokenize(joined)
+        vocab, spots = self._spots(tokenized, confidence)
         if not len(spots):
             return offsets.tolist(), None
         token_bounds = np.append(np.searchsorted(tokenized.starts, offsets), len(tokenized))
@@ -114,7 +155,15 @@ class StatisticalLinker:
         confidence = self.confidence if confidence is None else confidence
         _check_settings(confidence, 0)
         _require_text(text)
-        return self._spots(text, confidence)[2].to_list()
+        if len(text) <= self.segmenter.limit:
+            return self._spots(self.tokenizer.tokenize(text), confidence)[1].to_list()
+        out = []
+        for offset, tokens, spots, _ in self._pieces(text, confidence):
+            for spot in spots.to_list():
+                spot.start, spot.end = spot.start + offset, spot.end + offset
+                spot.nil_first, spot.nil_last = spot.nil_first + tokens, spot.nil_last + tokens
+                out.append(spot)
+        return out
 
     def candidates(self, text: str, confidence: float | None = None) -> list[SpotCandidates]:
         """Every spot with all its candidates that beat NIL, scored, best first; no
@@ -122,8 +171,12 @@ class StatisticalLinker:
         confidence = self.confidence if confidence is None else confidence
         _check_settings(confidence, 0)
         _require_text(text)
-        _, scores = self._score([text], confidence)
-        return scores.spot_candidates() if scores is not None else []
+        out = []
+        for offset, _, _, scores in self._pieces(text, confidence):
+            for found in scores.spot_candidates() if scores is not None else []:
+                found.offset += offset
+                out.append(found)
+        return out
 
     def annotate(self, text: str, *, confidence: float | None = None,
                  support: int | None = None) -> list[Annotation]:
@@ -168,13 +221,26 @@ class StatisticalLinker:
         _check_settings(confidence, support)
         for text in texts:
             _require_text(text)
+        out: list[list[Annotation]] = [[] for _ in texts]
+        short = [i for i, text in enumerate(texts) if len(text) <= self.segmenter.limit]
         try:
-            offsets, scores = self._score(texts, confidence)
+            if short:
+                offsets, scores = self._score([texts[i] for i in short], confidence)
+                self._collect(scores, offsets, [out[i] for i in short], support, confidence)
+            for i, text in enumerate(texts):
+                if len(text) > self.segmenter.limit:
+                    for offset, _, _, scores in self._pieces(text, confidence):
+                        self._collect(scores, [-offset], [out[i]], support, confidence)
         except Exception as err:  # noqa: BLE001 - one bad text must not stop a batch
             raise LinkError("internal_error", f"{type(err).__name__}: {err}") from err
-        out: list[list[Annotation]] = [[] for _ in texts]
+        return out
+
+    def _collect(self, scores: Scores | None, offsets: list[int],
+                 out: list[list[Annotation]], support: int, confidence: float) -> None:
+        """Append the annotations that pass the filters to `out[d]`, the list of the text
+        that starts at `offsets[d]` of the scored string."""
         if scores is None:
-            return out
+            return
         best = scores.starts
         passed = best[(scores.support[best] > support) & (scores.similarity[best] >= confidence)
                       & (scores.second[best] <= 1.0 - confidence * confidence)]
@@ -183,14 +249,14 @@ class StatisticalLinker:
         starts = spots.start[chosen]
         docs = (np.searchsorted(offsets, starts, side="right") - 1).tolist()
         entity = self._entity
+        same = {}.setdefault  # one string per distinct surface form
         for start, surface_form, d, e, similarity, second, support_ in zip(
                 starts.tolist(), spots.surface_forms(chosen), docs,
                 scores.entity[passed].tolist(), scores.similarity[passed].tolist(),
                 scores.second[passed].tolist(), scores.support[passed].tolist(), strict=True):
             uri, types = entity(e)
-            out[d].append(Annotation(uri, surface_form, start - offsets[d], similarity, second,
-                                     support_, types))
-        return out
+            out[d].append(Annotation(uri, same(surface_form, surface_form), start - offsets[d],
+                                     similarity, second, support_, types))
 
     def _entity(self, entity: int) -> tuple[str, tuple[str, ...]]:
         """An entity's URI and types, cached."""
@@ -201,6 +267,18 @@ class StatisticalLinker:
             found = self._entities[entity] = (self.model.entity_uris[entity],
                                               self.model.entity_types(entity))
         return found
+
+    def working_memory(self, text: str | int) -> int:
+        """An upper bound, in bytes, of the memory one `annotate` of `text` (or of a text of
+        that many code points) adds to the process while it runs, from its length alone: the
+        arrays of the pieces being linked (texts longer than `segmenter.limit` go piece by
+        piece, so this part stops growing there) and the annotations returned, at most one
+        per two characters. Not counted: the text itself, the model's memory-mapped pages and
+        the linker's caches, whose sizes are capped whatever the texts."""
+        characters = len(text) if isinstance(text, str) else max(int(text), 0)
+        limit = self.segmenter.limit
+        piece = characters if characters <= limit else 2 * limit  # two alive at a time
+        return PIECE_BYTES_PER_CHARACTER * piece + ANNOTATION_BYTES * ((characters + 1) // 2)
 
     def close(self) -> None:
         """Nothing to release: the model's arrays are memory-mapped read-only."""

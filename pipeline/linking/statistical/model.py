@@ -1,10 +1,12 @@
 """The model folder: raw little-endian arrays, memory-mapped on load, and a JSON header.
 
-    model.json       format, version, counts, totals, parameters, and every array's dtype/shape
+    model.json       format, version, counts, totals, parameters, every array's dtype/shape,
+                     and every file's size, modification time and sha256 (`checksums`)
     stopwords.list   the stop words the model was built with (Spotlight keeps one per model)
     <name>.bin       one array each (see `StatisticalModel` for what they hold)
 
-Loading maps every array read-only, so it takes milliseconds and the pages that become
+Loading checks every file's size (and the sha256 of a file whose modification time is not the
+recorded one) and maps every array read-only, so it takes milliseconds and the pages that become
 resident are shared between processes linking with the same model on one machine.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +23,15 @@ from typing import Any
 import numpy as np
 
 from longtail.errors import UsageError
+from longtail.linking.statistical.checksums import FILES, HashingWriter, check_files
+from longtail.linking.statistical.checksums import entry as checksum_entry
 from longtail.linking.statistical.tokenizer import read_stop_words, stable_hash
 
 FORMAT = "longtail-statistical-model"
 VERSION = 1
 HEADER_FILE = "model.json"
 STOP_WORDS_FILE = "stopwords.list"
+LONGEST_SPELLING = "longest_spelling"
 
 REQUIRED_ARRAYS = (
     "sf_hash", "sf_annotated", "sf_total", "sf_pair_offsets", "sf_names.data",
@@ -69,21 +76,32 @@ def index_dtype(largest: int) -> np.dtype:
 
 
 class ModelWriter:
-    """Writes arrays into a folder and records their layout for the header."""
+    """Writes arrays into a folder and records their layout and, for every file, its size,
+    modification time and the sha256 of the bytes written (see `checksums`)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.layout: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+
+    @contextmanager
+    def output(self, filename: str) -> Iterator[HashingWriter]:
+        """A file to write piecewise; its record is taken when it is closed."""
+        path = self.folder / filename
+        with open(path, "wb") as handle:
+            writer = HashingWriter(handle)
+            yield writer
+        self.files[filename] = checksum_entry(path, writer.digest)
 
     def array(self, name: str, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values)
-        values.astype(values.dtype.newbyteorder("<"), copy=False).tofile(
-            self.folder / f"{name}.bin")
-        self.layout[name] = {"dtype": values.dtype.newbyteorder("<").str,
-                             "shape": list(values.shape)}
+        little = values.astype(values.dtype.newbyteorder("<"), copy=False)
+        with self.output(f"{name}.bin") as out:
+            out.write(little.reshape(-1).view(np.uint8))
+        self.layout[name] = {"dtype": little.dtype.str, "shape": list(values.shape)}
 
     def raw(self, name: str, dtype: np.dtype, length: int) -> None:
-        """Record an array whose file was written piecewise by the caller."""
+        """Record the layout of an array whose file the caller wrote through `output`."""
         self.layout[name] = {"dtype": np.dtype(dtype).newbyteorder("<").str, "shape": [length]}
 
     def strings(self, name: str, values: list[str]) -> None:
@@ -92,14 +110,19 @@ class ModelWriter:
         offsets = np.zeros(len(encoded) + 1, dtype=np.uint64)
         np.cumsum(np.fromiter(map(len, encoded), dtype=np.uint64, count=len(encoded)),
                   out=offsets[1:])
-        with open(self.folder / f"{name}.data.bin", "wb") as handle:
+        with self.output(f"{name}.data.bin") as out:
             for chunk in range(0, len(encoded), 100_000):
-                handle.write(b"".join(encoded[chunk:chunk + 100_000]))
+                out.write(b"".join(encoded[chunk:chunk + 100_000]))
         self.layout[f"{name}.data"] = {"dtype": "|u1", "shape": [int(offsets[-1])]}
         self.array(f"{name}.offsets", offsets.astype(index_dtype(int(offsets[-1]))))
 
+    def text(self, filename: str, content: str) -> None:
+        with self.output(filename) as out:
+            out.write(content.encode("utf-8"))
+
     def finish(self, header: dict[str, Any]) -> None:
-        header = {"format": FORMAT, "version": VERSION, **header, "arrays": self.layout}
+        header = {"format": FORMAT, "version": VERSION, **header, "arrays": self.layout,
+                  FILES: dict(sorted(self.files.items()))}
         (self.folder / HEADER_FILE).write_text(json.dumps(header, indent=1, sort_keys=True),
                                                encoding="utf-8")
 
@@ -161,6 +184,7 @@ class StatisticalModel:
             raise UsageError(f"not a statistical linker model (no {HEADER_FILE}): {folder}; "
                              f"build one with `longtail model import`")
         header = check_header(str(folder), header_path.read_bytes())
+        check_files(folder, header)
         layout = header["arrays"]
         arrays = {name: _map_array(folder, name, spec) for name, spec in layout.items()}
         _check_shapes(folder, header, arrays)
@@ -219,6 +243,24 @@ class StatisticalModel:
         off = self.arrays["entity_type_offsets"]
         ids = self.arrays["entity_type_ids"][int(off[entity]):int(off[entity + 1])]
         return tuple(self.types[int(t)] for t in ids)
+
+    @property
+    def longest_spelling(self) -> int:
+        """An upper bound on the length (code points) of any spelling that can be found as a
+        surface form, exactly or through the lowercase map: the longest lowercased name, from
+        the header, else the longest name's UTF-8 bytes (a name's lowercase never has more
+        code points than the name has bytes). Computed once."""
+        found = self.__dict__.get("_longest_spelling")
+        if found is None:
+            found = self.header.get(LONGEST_SPELLING)
+            if not isinstance(found, int):
+                offsets = self.arrays["sf_names.offsets"]
+                found = 0
+                for at in range(0, max(len(offsets) - 1, 0), 1 << 20):
+                    piece = offsets[at:at + (1 << 20) + 1].astype(np.int64)
+                    found = max(found, int(np.diff(piece).max(initial=0)))
+            self.__dict__["_longest_spelling"] = found
+        return found
 
     def log_prior(self, support: np.ndarray) -> np.ndarray:
         """ln P(e) = ln(support / total support)."""

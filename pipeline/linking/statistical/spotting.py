@@ -14,7 +14,11 @@
 
 Every chunk, sub-chunk and spot of a text is handled at once as numpy arrays: spot scores are
 cached per spelling and the spellings not cached yet are looked up together; only runs of
-overlapping spots go through the sequential overlap rule.
+overlapping spots go through the sequential overlap rule. A spelling longer than the model's
+longest surface form (`StatisticalModel.longest_spelling`) cannot be found, so it is neither
+built nor looked up, and of a chunk only the sub-chunks short enough are tried: a capitalised run
+of n tokens (`"Paris " * n`) costs O(n), not the O(n^2) characters of its 2n sub-chunks, with
+the same spots. `SpotSelector.work` counts spans, sub-chunks and characters looked up.
 
 Deliberate differences: `’` in a spot is read as `'` for the lookup (Spotlight stores names
 with `'` but looks spots up verbatim, so it never finds them), and a spot's length is counted
@@ -41,6 +45,7 @@ CAPITALS, DICTIONARY = "Capital_Sequences", "m"
 TYPE_ORDER = (CAPITALS, DICTIONARY)
 MIN_CONFIDENCE = 0.1
 _CACHE_LIMIT = 1_000_000
+WORK_COUNTERS = ("spans", "spans_looked_up", "sub_chunks", "spelling_chars")
 _MIX = np.uint64(MIX)
 
 
@@ -110,7 +115,11 @@ def edit_distance_score(data: str, real: str) -> float:
 
 
 class SpotSelector:
-    """Spot scores (cached per spelling) and the chunk / sub-chunk / overlap rules."""
+    """Spot scores (cached per spelling) and the chunk / sub-chunk / overlap rules.
+
+    `work` counts, since it was made: spans asked for (`spans`), spans short enough to be
+    looked up (`spans_looked_up`), sub-chunks tried (`sub_chunks`) and characters of the
+    spellings built to look up (`spelling_chars`)."""
 
     def __init__(self, model: StatisticalModel):
         self.model = model
@@ -118,6 +127,8 @@ class SpotSelector:
         self._slots: dict[int, int] = {}  # span key -> row of _sf and _score
         self._sf = np.zeros(1, dtype=np.int64)  # rows past len(_slots) are spare room
         self._score = np.zeros(1)
+        self.longest = model.longest_spelling
+        self.work = dict.fromkeys(WORK_COUNTERS, 0)
 
     def ranked_lowercase(self, spot: str) -> list[tuple[int, float]]:
         """(surface form, score) candidates for a spelling that is not itself a known form,
@@ -172,9 +183,23 @@ class SpotSelector:
 
     def span_scores(self, tokenized: TokenizedText, gaps: np.ndarray, first: np.ndarray,
                     last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`spot_score` of the spellings `text[starts[first]:ends[last]]`, cached by a 64-bit
-        key of their tokens and the gaps between them (see `span_keys`); only spellings not
-        cached are built as strings and looked up."""
+        """`spot_score` of the spellings `text[starts[first]:ends[last]]`. A spelling longer
+        than `model.longest_spelling` is no surface form (-1, 0.0) without a look; the others
+        are cached by a 64-bit key of their tokens and the gaps between them (see
+        `span_keys`), and only those not cached are built as strings and looked up."""
+        self.work["spans"] += len(first)
+        fits = tokenized.ends[last] - tokenized.starts[first] <= self.longest
+        if not fits.all():
+            sf, score = np.full(len(first), -1, dtype=np.int64), np.zeros(len(first))
+            at = np.flatnonzero(fits)
+            if len(at):
+                sf[at], score[at] = self._cached_scores(tokenized, gaps, first[at], last[at])
+            return sf, score
+        return self._cached_scores(tokenized, gaps, first, last)
+
+    def _cached_scores(self, tokenized: TokenizedText, gaps: np.ndarray, first: np.ndarray,
+                       last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.work["spans_looked_up"] += len(first)
         keys = span_keys(tokenized.hashes, gaps, first, last)
         slots = np.fromiter(map(self._slots.get, keys.tolist(), repeat(-1)), dtype=np.int64,
                             count=len(keys))
@@ -188,8 +213,10 @@ class SpotSelector:
                                               return_inverse=True)
             text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
             which = missing[at]
+            begin, end = starts[first[which]], ends[last[which]]
+            self.work["spelling_chars"] += int((end - begin).sum())
             new_sf, new_score = self._compute([text[a:b] for a, b in zip(
-                starts[first[which]].tolist(), ends[last[which]].tolist(), strict=True)])
+                begin.tolist(), end.tolist(), strict=True)])
             sf[missing], score[missing] = new_sf[inverse.ravel()], new_score[inverse.ravel()]
             self._store(new_keys, new_sf, new_score)
         return sf, score
@@ -240,13 +267,26 @@ class SpotSelector:
                     first: np.ndarray, last: np.ndarray, threshold: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For each chunk, the first sub-chunk in Spotlight's order that passes: (start, end,
-        sf, score); a chunk without one gets (first, last, -1, 0.0)."""
+        sf, score); a chunk without one gets (first, last, -1, 0.0).
+
+        Spotlight's order is: drop 1, 2, ... n tokens from the left, then from the right. Only
+        the sub-chunks no longer than `longest` code points can pass, and those are the
+        last ones of each side: a chunk of any length tries at most about 2 x `longest`."""
+        starts, ends, longest = tokenized.starts, tokenized.ends, self.longest
         n = last - first
-        tries = expand_ranges(np.zeros(len(n), dtype=np.int64), 2 * n)  # position in order
-        chunk = np.repeat(np.arange(len(n)), 2 * n)
-        left = tries < n[chunk]  # dropping tokens from the left, then from the right
-        sub_start = np.where(left, first[chunk] + 1 + tries, first[chunk])
-        sub_end = np.where(left, last[chunk], last[chunk] - 1 - (tries - n[chunk]))
+        # left: [first + 1 + k, last] fits from k = left_skip; right: [first, last - 1 - k]
+        # fits from k = right_skip
+        left_skip = np.clip(np.searchsorted(starts, ends[last] - longest) - first - 1, 0, n)
+        right_skip = np.clip(last - np.searchsorted(ends, starts[first] + longest, "right"),
+                             0, n)
+        lefts, rights = n - left_skip, n - right_skip
+        tries = expand_ranges(np.zeros(len(n), dtype=np.int64), lefts + rights)
+        chunk = np.repeat(np.arange(len(n)), lefts + rights)
+        self.work["sub_chunks"] += len(tries)
+        left = tries < lefts[chunk]  # dropping tokens from the left, then from the right
+        sub_start = np.where(left, first[chunk] + 1 + left_skip[chunk] + tries, first[chunk])
+        sub_end = np.where(left, last[chunk],
+                           last[chunk] - 1 - right_skip[chunk] - (tries - lefts[chunk]))
         sf, value = self.span_scores(tokenized, gaps, sub_start, sub_end)
         passing = np.flatnonzero((sf >= 0) & (value >= threshold))
         winners, at = np.unique(chunk[passing], return_index=True)

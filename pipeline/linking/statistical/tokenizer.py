@@ -49,8 +49,9 @@ def read_stop_words(path: str | Path) -> frozenset[str]:
         return frozenset(word for line in handle if (word := line.strip()))
 
 
-def write_stop_words(path: str | Path, words: Iterable[str]) -> None:
-    Path(path).write_text("".join(f"{w}\n" for w in sorted(set(words))), encoding="utf-8")
+def stop_words_text(words: Iterable[str]) -> str:
+    """The contents of a `stopwords.list`: one word per line, sorted."""
+    return "".join(f"{w}\n" for w in sorted(set(words)))
 
 
 class Tokenizer:
