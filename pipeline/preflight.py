@@ -7,17 +7,27 @@ or a QA file that cannot be read stops the command with one line, and changes no
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 from longtail.corpus import CorpusFile, resolve_inputs
 from longtail.output.failures import FailureRecord
+from longtail.output.storage import is_uri
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
+
+
+def absolute(location: str) -> str:
+    """A location as inputs are named everywhere (the `source` of documents and questions,
+    the records): a local path made absolute, a URI or `@LIST` of URIs as given."""
+    if location.startswith("@"):
+        return "@" + absolute(location[1:])
+    return location if is_uri(location) else os.path.abspath(location)
 
 
 def prepare_corpus(config) -> list[CorpusFile]:
     """The corpus files the link stage will read, in file_index order."""
-    return resolve_inputs(config.corpus, config.corpus_format)
+    return resolve_inputs([absolute(p) for p in config.corpus], config.corpus_format)
 
 
 @dataclass
@@ -40,7 +50,7 @@ class QAInput:
 
 def prepare_qa(config) -> QAInput:
     """Every record of the QA files, read now."""
-    found = QAInput(resolve_qa_paths(config.qa))
+    found = QAInput(resolve_qa_paths([absolute(p) for p in config.qa]))
     for record in read_qa(found.paths, config.qa_format, config.question_field,
                           config.answers_field, config.dedupe_answers):
         (found.failures if isinstance(record, FailureRecord) else found.pairs).append(record)

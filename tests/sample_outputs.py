@@ -19,24 +19,21 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from longtail import stage_config
-from longtail.corpus import count_rows, plan_shards, resolve_inputs
+from longtail.corpus import plan_shards, resolve_inputs
 from longtail.indexes.postings import postings
-from longtail.linking.shard import STAGE as LINK_STAGE
-from longtail.linking.shard import TABLES as LINK_TABLES
 from longtail.linking.shard import link_shard
 from longtail.linking.spec import LinkerSpec
 from longtail.linking.statistical import import_wikistats
+from longtail.output.context import StageContext
 from longtail.output.folder import OutputFolder
-from longtail.output.runner import ShardedStage, commit_stage, local_executor
+from longtail.output.runner import commit_stage, local_executor
 from longtail.qa.linking import READ_SHARD, link_qa_shard, write_read_failures
-from longtail.qa.linking import STAGE as QA_STAGE
-from longtail.qa.linking import TABLES as QA_TABLES
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
 from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
 from longtail.schemas.tables import DOC_ENTITIES, ENTITIES
 from longtail.stage_config import CorpusConfig, QAConfig
+from longtail.stages import stage as registered
 
 GOLDEN_WIKISTATS = Path(__file__).resolve().parent / "golden" / "wikistats"
 
@@ -58,12 +55,11 @@ def link(out: OutputFolder, spec: LinkerSpec, corpus: list[str], rows_per_shard:
     config = CorpusConfig(corpus=tuple(corpus), rows_per_shard=rows_per_shard)
     files = resolve_inputs(config.corpus)
     paths = [f.path for f in files]
-    stage = ShardedStage(out, stage_config.linking_stage_spec(
-        LINK_STAGE, LINK_TABLES, config, spec, "corpus", paths), say=quiet)
+    stage = StageContext(registered("link"), out, quiet, linker=spec).sharded(
+        config, {"corpus": paths})
     stage.prepare(overwrite=False)
-    by_path = {f.path: f for f in files}
-    rows = stage.input_rows(paths, lambda path: count_rows(by_path[path]), local_executor)
-    shards = {s.shard_id: s for s in plan_shards(files, config.rows_per_shard, rows)}
+    stage.fingerprint_inputs(paths)
+    shards = {s.shard_id: s for s in plan_shards(files, config.rows_per_shard)}
     return stage.run(shards, lambda item: link_shard(item[1], spec, out, "text", None),
                      local_executor)
 
@@ -71,8 +67,8 @@ def link(out: OutputFolder, spec: LinkerSpec, corpus: list[str], rows_per_shard:
 def qa(out: OutputFolder, spec: LinkerSpec, qa_files: list[str], qa_format: str) -> dict:
     config = QAConfig(qa=tuple(qa_files), qa_format=qa_format)
     paths = resolve_qa_paths(config.qa)
-    stage = ShardedStage(out, stage_config.linking_stage_spec(
-        QA_STAGE, QA_TABLES, config, spec, "qa", paths), say=quiet)
+    stage = StageContext(registered("qa"), out, quiet, linker=spec).sharded(
+        config, {"qa": paths}, digest=("qa",))
     stage.prepare(overwrite=False)
     stage.fingerprint_inputs(paths)
     pairs, failures = [], []
@@ -133,7 +129,7 @@ def count(out: OutputFolder) -> dict:
     table = relevant_docs_table(lists, {k: n for k, n in pair_docs.items() if n},
                                 {e: len(d) for e, d in docs_of.items()}, uris)
     return commit_stage(out, "count", {"relevant_docs": table}, parameters={
-        "exclude_countries": False, "countries": None},
+        "exclude_countries": False, "allow_mixed_linkers": False},
         reads=["doc_entities", "entities", "qa_questions", "qa_entities"])
 
 

@@ -16,7 +16,6 @@ each corpus (documents read: the `docs` table).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -31,7 +30,8 @@ import pyarrow.parquet as pq
 from longtail.analysis.tables import output_folder, read_table, require
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
-from longtail.output.storage import Storage, atomic_path
+from longtail.output.lineage import file_sha256
+from longtail.output.storage import atomic_path
 
 MATCH_ON = ("qa-content", "question-text")
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -43,58 +43,16 @@ _QA_STAGES = ("qa", "import")  # stages whose record names the QA files they rea
 # -- stage records, read in one place ---------------------------------------------------
 
 
-def stage_record(out: OutputFolder, stage: str) -> dict:
-    """A stage's record as a plain dict ({} when the stage has not finished); typed records
-    (dataclasses, or objects with to_json) are turned into dicts here, the one place that
-    knows how records are stored."""
-    record = out.record(stage)
-    if record is None:
-        return {}
-    return record if isinstance(record, dict) else _as_dict(record)
-
-
-def stage_records(out: OutputFolder) -> dict[str, dict]:
-    """Every finished stage's record as a plain dict, by stage."""
-    return {stage: record if isinstance(record, dict) else _as_dict(record)
-            for stage, record in out.records().items()}
-
-
-def _as_dict(record) -> dict:
-    if hasattr(record, "to_json"):
-        return record.to_json()
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(record) if is_dataclass(record) else dict(record)
-
-
-def _recorded_qa_files(out: OutputFolder) -> list[dict]:
-    """The QA files the qa (or import) stage recorded: dicts with a `path` and, once the
-    record gains it, a `sha256`."""
+def _recorded_qa_files(out: OutputFolder) -> list[tuple[str, str | None]]:
+    """The QA files the qa (or import) stage recorded: (where the file is now, its recorded
+    sha256 or None)."""
     found = []
+    records = out.records()
     for stage in _QA_STAGES:
-        entries = stage_record(out, stage).get("inputs", {}).get("qa") or []
-        for entry in entries:
-            if isinstance(entry, str):
-                found.append({"path": entry})
-            elif isinstance(entry, dict) and entry.get("path"):
-                found.append(entry)
+        record = records.get(stage)
+        for entry in record.inputs.get("qa", []) if record else []:
+            found.append((out.locations.resolve(entry.location, entry.inside_out), entry.sha256))
     return found
-
-
-# -- the QA files' content --------------------------------------------------------------
-
-
-def file_sha256(location: str) -> str:
-    """SHA-256 of a local or remote file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    try:
-        storage, name = Storage.for_file(location)
-        with storage.open_input(name) as handle:
-            while chunk := handle.read(_HASH_CHUNK):
-                digest.update(chunk)
-    except (OSError, ValueError) as err:
-        raise OSError(f"cannot read {location}: {err}") from err
-    return digest.hexdigest()
 
 
 def qa_file_digests(out: OutputFolder, sources: Sequence[str] = ()) -> dict[str, str]:
@@ -103,10 +61,11 @@ def qa_file_digests(out: OutputFolder, sources: Sequence[str] = ()) -> dict[str,
     hashed now. `sources` not among the recorded files are hashed too. One line naming the
     file when one cannot be read."""
     digests: dict[str, str] = {}
-    for entry in _recorded_qa_files(out):
-        if entry.get("sha256"):
-            digests[entry["path"]] = entry["sha256"]
-    for path in [e["path"] for e in _recorded_qa_files(out)] + list(sources):
+    recorded = _recorded_qa_files(out)
+    for path, sha256 in recorded:
+        if sha256:
+            digests[path] = sha256
+    for path in [path for path, _ in recorded] + list(sources):
         if path in digests:
             continue
         try:

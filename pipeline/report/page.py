@@ -21,7 +21,6 @@ from importlib import resources
 from pathlib import Path
 
 from longtail.analysis.bins import UNCOUNTED, count_bin
-from longtail.analysis.compare import stage_records
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
@@ -106,15 +105,17 @@ def run_section(out: OutputFolder) -> str:
                    if v not in (None, [], "")))
         for r in rows], numeric=(3,))
     inputs = []
-    for stage, record in sorted(stage_records(out).items()):
-        for name, value in (record.get("inputs") or {}).items():
-            for entry in value if isinstance(value, list) else [value]:
-                if isinstance(entry, dict):
-                    detail = ", ".join(f"{k} {_number(v)}" for k, v in entry.items()
-                                       if k in ("size", "rows", "id", "sha256"))
-                    inputs.append((stage, name, entry.get("path", ""), detail))
-                else:
-                    inputs.append((stage, name, entry, ""))
+    for stage, record in sorted(out.records().items()):
+        for name, entries in record.inputs.items():
+            for entry in entries:
+                detail = ", ".join(f"{k} {_number(v)}" for k, v in (
+                    ("size", entry.size), ("rows", entry.rows), ("sha256", entry.sha256))
+                    if v is not None)
+                inputs.append((stage, name, out.locations.resolve(entry.location,
+                                                                  entry.inside_out), detail))
+        if record.model is not None:
+            inputs.append((stage, "model", out.locations.resolve(
+                record.model.location, record.model.inside_out), f"id {record.model.id}"))
     versions = out.manifest().get("versions", {})
     body = stages + "<h3>Inputs</h3>" + (table(["stage", "input", "location", "detail"],
                                                inputs) if inputs else "<p>none recorded</p>")

@@ -6,7 +6,7 @@ scipy), not through the code under test.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import glob
 import os
 import shutil
@@ -20,8 +20,8 @@ import pytest
 from scipy import stats
 
 from longtail.analysis import compare
-from longtail.analysis.commands import register
 from longtail.errors import UsageError
+from longtail.jobs.cli import build_parser
 from longtail.output.folder import OutputFolder
 from longtail.sample import SAMPLE_QA
 from tests.sample_outputs import build_sample_out, sample_outputs
@@ -30,9 +30,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="longtail")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
+    """A `longtail` command, in this process."""
+    args = build_parser().parse_args(argv)
     return args.handler(args)
 
 
@@ -161,11 +160,11 @@ def test_recorded_digest_is_preferred_to_hashing_the_file(outs, tmp_path):
     shutil.copytree(outs.strict.location, copy)
     out = OutputFolder(str(copy))
     record = out.record("qa")
-    [entry] = record["inputs"]["qa"]
-    assert compare.qa_file_digests(out) == {entry["path"]: compare.file_sha256(entry["path"])}
-    entry["sha256"] = "ab" * 32  # what the record says wins over the file
-    out.write_record("qa", record)
-    assert compare.qa_file_digests(out) == {entry["path"]: "ab" * 32}
+    [entry] = record.inputs["qa"]
+    assert entry.sha256 == compare.file_sha256(entry.location)  # recorded by the qa stage
+    record.inputs["qa"] = [dataclasses.replace(entry, sha256="ab" * 32)]
+    out.write_record(record)  # what the record says wins over the file
+    assert compare.qa_file_digests(out) == {entry.location: "ab" * 32}
 
 
 def test_wrong_usage_is_one_line(outs, tmp_path):

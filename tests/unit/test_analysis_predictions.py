@@ -3,15 +3,14 @@ tests/fixtures/lm_eval/README.md) and questions that share an id."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from longtail.analysis.commands import register
 from longtail.analysis.predictions import detect_format
 from longtail.analysis.tables import read_table
+from longtail.jobs.cli import build_parser
 from longtail.sample import SAMPLE_QA
 from tests.sample_outputs import build_sample_out, sample_outputs
 
@@ -22,9 +21,8 @@ TRIVIAQA_QA = FIXTURES / "sample-triviaqa.jsonl"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="longtail")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
+    """A `longtail` command, in this process."""
+    args = build_parser().parse_args(argv)
     return args.handler(args)
 
 

@@ -3,7 +3,6 @@ inputs, too many failures, a QA set that cannot be counted, and the help text of
 
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import json
@@ -13,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from longtail import stage_config
 from longtail.corpus import resolve_inputs
 from longtail.corpus.preflight import check_corpus, content_format
 from longtail.errors import UsageError
+from longtail.jobs.cli import build_parser
 from longtail.qa.preflight import check_qa, linked_questions_problem
 from tests.conftest import shared_path
 
@@ -302,8 +301,7 @@ def test_bad_sample_options_are_one_line(tmp_path):
 
 
 def test_a_required_flag_shows_no_empty_default():
-    parser = argparse.ArgumentParser()
-    stage_config.add_qa_args(parser)
+    parser = build_parser()._subparsers._group_actions[0].choices["qa"]
     text = " ".join(parser.format_help().split())
     assert "(default )" not in text
     assert "QA file format" in text

@@ -4,7 +4,6 @@ explorer, and `coverage(out)` against the tables read here directly."""
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
@@ -14,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from longtail.analysis.commands import register
 from longtail.errors import UsageError
+from longtail.jobs.cli import build_parser
 from longtail.report import coverage
 from longtail.report.explorer import choose_questions
 from longtail.sample import SAMPLE_QA
@@ -28,9 +27,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lm_eval"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="longtail")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
+    """A `longtail` command, in this process."""
+    args = build_parser().parse_args(argv)
     return args.handler(args)
 
 
