@@ -134,7 +134,7 @@ def cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from longtail.console import print_rows
+    from longtail.console import print_rows, table_rows
     from longtail.output.folder import OutputFolder
     from longtail.query.database import (
         check_export_target,
@@ -153,7 +153,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         print(f"{rows:,} row{'s' if rows != 1 else ''} written to {args.output}",
               file=sys.stderr)
     else:
-        print_rows(result.column_names, [tuple(r.values()) for r in result.to_pylist()],
+        print_rows(result.column_names, table_rows(result),
                    args.output_format)
     return 0
 

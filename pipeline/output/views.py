@@ -7,12 +7,15 @@ one-line reason instead of answering.
 
 `longtail query`, `longtail docs` and the analyses do not trust that file: they `connect()`
 to an in-memory database whose views are made from the stage records at that moment, so a
-stale table refuses to answer, and which cannot reach files outside OUT.
+stale table refuses to answer, and which reads OUT's committed files and can write no file
+(`connect`).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,6 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from longtail.errors import UsageError
+from longtail.output.committed_fs import ROOT as COMMITTED_ROOT
+from longtail.output.committed_fs import CommittedFilesystem
 from longtail.output.folder import FileEntry, OutputFolder
 from longtail.output.lineage import Lineage
 from longtail.output.storage import atomic_path
@@ -121,8 +126,15 @@ def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | 
 
 def connect(out_root: str | OutputFolder, allow_stale: bool = False,
             reads: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
-    """An in-memory, read-only-in-effect connection with a view for every table of OUT; one
-    line when OUT holds nothing, or when a table in `reads` is missing or stale."""
+    """An in-memory connection with a view for every table of OUT, that can read OUT's
+    committed files and write no file anywhere; one line when OUT holds nothing, or when a
+    table in `reads` is missing or stale.
+
+    DuckDB reaches files only through `longtail://` (`longtail.output.committed_fs`): the
+    committed files, read-only. Local paths and every store are closed to it
+    (`enable_external_access`), it spills to a private temporary folder, never the working
+    directory (which may be OUT), and no statement can change these settings.
+    """
     out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
     out.check_exists()
     lineage = Lineage(out)
@@ -130,39 +142,43 @@ def connect(out_root: str | OutputFolder, allow_stale: bool = False,
     if not lineage.records:
         raise UsageError(f"{out.display()} holds no finished stage: run a longtail stage "
                          "into it first")
+    committed = [f.path for _, kind, payload in view_sources(lineage, allow_stale)
+                 if kind == "files" for f in payload]
     con = duckdb.connect(":memory:")
-    con.execute("SET parquet_metadata_cache = true")  # footers read once per session
-    if out.storage.local:
-        root = str(out.storage.local_path())
-        for statement in view_statements(lineage, root, allow_stale):
+    try:
+        con.execute("SET parquet_metadata_cache = true")  # footers read once per session
+        con.execute("SET enable_progress_bar = false")  # it would write into stdout's results
+        con.execute(f"SET temp_directory = {sql_string(spill_directory(out))}")
+        con.register_filesystem(CommittedFilesystem(out.storage, committed))
+        con.execute(f"SET allowed_directories = [{sql_string(COMMITTED_ROOT)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute("SET lock_configuration = true")
+        for statement in view_statements(lineage, COMMITTED_ROOT, allow_stale):
             con.execute(statement)
-        # Nothing user SQL does may reach files outside OUT, or change these settings.
-        con.execute(f"SET allowed_directories = [{sql_string(root + os.sep)}]")
-    else:
-        register_dataset_views(con, out, lineage, allow_stale)
-    con.execute("SET enable_external_access = false")
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def register_dataset_views(con: duckdb.DuckDBPyConnection, out: OutputFolder,
-                           lineage: Lineage, allow_stale: bool) -> None:
-    """Views over committed files read through the storage layer as Arrow datasets (for an
-    OUT in object storage: DuckDB needs no extension of its own for it)."""
-    for table, kind, payload in view_sources(lineage, allow_stale):
-        body = view_body(table, kind, payload)
-        if body is None:
-            con.register(f"_{table}_files", out.dataset(table, payload))
-            body = f"SELECT * FROM _{table}_files"
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
-    for sql, _ in MACROS.values():
-        con.execute(sql)
+def spill_directory(out: OutputFolder) -> str:
+    """Where DuckDB may spill a large sort or join: a folder of its own in the system's
+    temporary folder, which DuckDB makes and removes; '' (no spilling) if that is inside OUT."""
+    folder = os.path.join(tempfile.gettempdir(), f"longtail-duckdb-{uuid.uuid4().hex[:12]}")
+    if out.storage.local:
+        root = out.storage.local_path().resolve()
+        if Path(folder).resolve().is_relative_to(root):
+            return ""
+    return folder
 
 
 def query_error(err: Exception) -> str:
-    """DuckDB's error as one line; a stale table's view says why and what to run."""
-    line = str(err).splitlines()[0]
+    """DuckDB's error as one line; a stale table's view says why and what to run. (An error
+    raised by a Python filesystem comes with its traceback: its last line says it.)"""
+    lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    line = lines[-1] if "Traceback (most recent call last)" in lines[0] else lines[0]
     prefix = "Invalid Input Error: "
     if line.startswith(prefix) and " is stale: " in line:
         return line.removeprefix(prefix)

@@ -9,8 +9,9 @@ fetched, `/rest/disambiguate` answers 404, and a request without an Accept heade
 
 The ASGI application is `longtail.serve.app.SpotlightApp`; `longtail.serve.server` configures
 uvicorn's HTTP server for it (`SpotlightServer` serves from a thread of this process) and
-`longtail.serve.prefork` runs it in gunicorn's pre-forked worker processes. Importing this
-package (for the CLI's `register`) loads neither the linker, numpy nor the HTTP server.
+`longtail.serve.prefork` runs it in gunicorn's pre-forked worker processes;
+`longtail.serve.limits` bounds the memory and CPU time one request's text may cost. Importing
+this package (for the CLI's `register`) loads neither the linker, numpy nor the HTTP server.
 """
 
 from longtail.serve.command import cmd_serve, register

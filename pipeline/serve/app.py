@@ -69,6 +69,7 @@ class LinkerPool:
         self._free: queue.LifoQueue[StatisticalLinker | None] = queue.LifoQueue()
         for _ in range(size):
             self._free.put(StatisticalLinker(model))
+        self.working_memory = StatisticalLinker(model).working_memory  # the linker's estimate
 
     @contextlib.contextmanager
     def borrow(self) -> Iterator[StatisticalLinker]:
@@ -89,8 +90,8 @@ class SpotlightApp:
 
     `request_timeout`: seconds for a request to arrive (read by the HTTP protocol);
     `max_request_memory` (bytes) and `max_request_seconds` (CPU, None for no limit): what
-    linking one text may cost; `memory_estimate(text) -> bytes`: the linker's estimate of
-    that memory, to refuse a text before linking it.
+    linking one text may cost; `memory_estimate(text) -> bytes`: the estimate of that memory
+    that refuses a text before linking it (default: the linker's own `working_memory`).
     """
 
     def __init__(self, model: StatisticalModel, threads: int = DEFAULT_THREADS,
@@ -178,8 +179,8 @@ class SpotlightApp:
         """`operation(linker, params, fmt)` with a linker of the pool, under the request
         guard (in a pool thread); TooCostly when the text is over a limit."""
         assert self._pool is not None
+        self.guard.admit(params.text, self._pool.working_memory)
         with self._pool.borrow() as linker:
-            self.guard.admit(params.text)
             return self.guard.run(len(params.text), operation, linker, params, fmt)
 
     async def link_in_pool(self, operation: Callable[..., str], params: SpotlightParams,

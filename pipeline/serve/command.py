@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from longtail.errors import UsageError
 from longtail.serve.parameters import (
@@ -70,9 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace,
+              memory_estimate: Callable[[str], int] | None = None) -> int:
     """Load the model, bind the port, print "listening on http://HOST:PORT/rest", serve with
-    `--workers` processes until SIGTERM/SIGINT; the exit status."""
+    `--workers` processes until SIGTERM/SIGINT; the exit status. `memory_estimate` replaces
+    the linker's own estimate of a text's working memory."""
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.workers < 1:
@@ -96,7 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        access_log=sys.stderr if args.access_log else None,
                        request_timeout=args.request_timeout,
                        max_request_memory=max_request_memory,
-                       max_request_seconds=args.max_request_seconds or None)
+                       max_request_seconds=args.max_request_seconds or None,
+                       memory_estimate=memory_estimate)
     raise_open_file_limit()
     try:
         listener = listening_socket(args.host, args.port)

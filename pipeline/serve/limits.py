@@ -4,8 +4,9 @@
     guard.run(len(text), linker.annotate, text)     # in a linker thread; TooCostly if over
 
 Three layers, cheapest first:
-1. `estimate(text) -> bytes`, when given (the linker's own estimate of its working memory):
-   a text estimated over `max_memory` is refused before any linking.
+1. An estimate of the working memory linking a text needs (`estimate(text) -> bytes`; the
+   server passes `StatisticalLinker.working_memory`): a text estimated over `max_memory` is
+   refused before any linking.
 2. A watchdog thread samples the process's anonymous memory (its resident memory less the
    mapped model and libraries, from /proc/self/statm) every 10 ms while texts are linked, and
    each linker thread's CPU clock. When the growth since the worker was last idle passes
@@ -133,12 +134,14 @@ class RequestGuard:
 
     # -- in the linker threads ------------------------------------------------------------
 
-    def admit(self, text: str) -> None:
-        """TooCostly if the linker's estimate for `text` is over the budget."""
-        if self.estimate is not None:
-            needed = self.estimate(text)
+    def admit(self, text: str, estimate: Callable[[str], int] | None = None) -> None:
+        """TooCostly if the estimate for `text` (`self.estimate`, else `estimate`) is over
+        the budget."""
+        estimate = self.estimate or estimate
+        if estimate is not None:
+            needed = estimate(text)
             if needed > self.max_memory:
-                raise TooCostly(self._memory_message(f"about {megabytes(needed)}"))
+                raise TooCostly(self._memory_message(needed))
 
     def run(self, size: int, operation: Callable[..., T], *args: Any) -> T:
         """`operation(*args)` for a text of `size` characters, watched; TooCostly when stopped
@@ -152,7 +155,7 @@ class RequestGuard:
             except Exception as err:
                 if not _is_memory_error(err):
                     raise
-                ticket.stopped = ticket.stopped or self._memory_message("more")
+                ticket.stopped = ticket.stopped or self._memory_message()
             finally:
                 self._leave(ticket)
         except _Stop:  # delivered inside the operation, or just after it, in the finally
@@ -229,7 +232,7 @@ class RequestGuard:
                 return
             if memory is not None and not self._settling and len(running) == len(
                     self._running) and memory - self._floor > self.max_memory * len(running):
-                self._stop(max(running, key=lambda t: t.size), self._memory_message("more"))
+                self._stop(max(running, key=lambda t: t.size), self._memory_message())
             if self.max_cpu_seconds is not None:
                 for ticket in running:
                     if ticket.cpu_clock is not None and not ticket.stopped and \
@@ -243,8 +246,9 @@ class RequestGuard:
         ticket.stopped = why
         _raise_in_thread(ticket.thread, _Stop)
 
-    def _memory_message(self, needed: str) -> str:
-        return (f"linking this text needs {needed} than the {megabytes(self.max_memory)} of "
+    def _memory_message(self, estimate: int | None = None) -> str:
+        needs = f"about {megabytes(estimate)}, more" if estimate is not None else "more"
+        return (f"linking this text needs {needs} than the {megabytes(self.max_memory)} of "
                 f"memory a request may use; send it in smaller pieces")
 
     # -- the hard cap ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -197,23 +198,39 @@ def sample_worker_rss(server: ServeProcess, stop: threading.Event, peak: dict[in
         time.sleep(0.005)
 
 
-def test_a_text_over_the_memory_budget_gets_413_and_the_worker_stays_bounded(model):
+def post_sampling_rss(server: ServeProcess, text: str) -> tuple[requests.Response, int, int]:
+    """Post `text` while psutil samples the worker's RSS: (answer, RSS before, peak RSS)."""
+    assert annotate(server.url, "Paris").status_code == 200
+    idle = one_worker(psutil.Process(server.process.pid)).memory_info().rss
+    peak: dict[int, int] = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_worker_rss, args=(server, stop, peak))
+    sampler.start()
+    try:
+        answer = requests.post(f"{server.url}/annotate", data={"text": text},
+                               headers={"Accept": "application/json"}, timeout=300)
+    finally:
+        stop.set()
+        sampler.join()
+    return answer, idle, max(peak.values())
+
+
+def test_a_text_near_the_cap_over_the_budget_is_refused_before_linking(model):
+    with ServeProcess(model, "--max-request-memory", "64M") as server:
+        answer, idle, peak = post_sampling_rss(server, NEAR_THE_CAP)
+    assert answer.status_code == 413
+    assert re.fullmatch(r"linking this text needs about [\d,]+ MB, more than the 64 MB of memory "
+                        r"a request may use; send it in smaller pieces", answer.json()["error"])
+    assert peak <= idle + 64 * MB  # the body and its form, not the linking
+
+
+def test_a_text_the_estimate_lets_through_is_stopped_and_the_worker_stays_bounded(model):
     budget, threads = 64 * MB, 2
-    with ServeProcess(model, "--max-request-memory", "64M", "--threads", str(threads)) as server:
-        assert annotate(server.url, "Paris").status_code == 200
+    with ServeProcess(model, "--max-request-memory", "64M", "--threads", str(threads),
+                      linker_estimate=False) as server:
+        answer, idle, peak = post_sampling_rss(server, NEAR_THE_CAP)
         worker = one_worker(psutil.Process(server.process.pid))
-        idle = worker.memory_info().rss
         data_cap = worker.rlimit(psutil.RLIMIT_DATA)[0]
-        peak: dict[int, int] = {}
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample_worker_rss, args=(server, stop, peak))
-        sampler.start()
-        try:
-            answer = requests.post(f"{server.url}/annotate", data={"text": NEAR_THE_CAP},
-                                   headers={"Accept": "application/json"}, timeout=300)
-        finally:
-            stop.set()
-            sampler.join()
         after = annotate(server.url, "Paris and Berlin")
         health = requests.get(server.url.replace("/rest", "/health"), timeout=WAIT_SECONDS)
         workers = psutil.Process(server.process.pid).children()
@@ -222,7 +239,7 @@ def test_a_text_over_the_memory_budget_gets_413_and_the_worker_stays_bounded(mod
                                       "request may use; send it in smaller pieces"}
     # the worker's hard cap on private memory, and what psutil saw: within the documented bound
     assert data_cap != psutil.RLIM_INFINITY
-    assert max(peak.values()) <= idle + threads * budget + DATA_MARGIN
+    assert peak <= idle + threads * budget + DATA_MARGIN
     # and the worker (or the one that replaced it) goes on answering
     assert after.status_code == 200
     assert surface_forms(after.content) == ["Paris", "Berlin"]
@@ -286,7 +303,7 @@ def one_worker(master: psutil.Process) -> psutil.Process:
 def test_a_worker_left_holding_memory_after_a_stop_is_replaced(model):
     # A 1 MB budget: a fresh worker's first large text outgrows it, and what the worker keeps
     # afterwards (caches, allocator pages) is over half of it, so the worker asks to go.
-    with ServeProcess(model, "--max-request-memory", "1M") as server:
+    with ServeProcess(model, "--max-request-memory", "1M", linker_estimate=False) as server:
         master = psutil.Process(server.process.pid)
         first = one_worker(master)
         answer = annotate(server.url, "Paris Berlin " * 20_000)

@@ -2,15 +2,24 @@
 
     with ServeProcess(model_dir, kill_after=40) as server:   # SIGKILL after 40 link requests
         client = SpotlightClient([server.url])
+
+`python -m tests.servers.longtail_serve --model DIR ...` is the same server, flags and all,
+with an estimate of each text's working memory that refuses nothing: as if the linker
+underestimated, so that only the worker's watchdog and memory cap stand between a costly text
+and the worker's memory (`ServeProcess(..., linker_estimate=False)`).
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from longtail.errors import UsageError
+from longtail.serve.command import add_arguments, cmd_serve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _LINK_PATHS = (" /rest/annotate ", " /rest/candidates ")
@@ -21,9 +30,11 @@ class ServeProcess:
     what it printed to stderr, `answered` counts its link requests, and with `kill_after` it is
     killed with SIGKILL once it answered that many."""
 
-    def __init__(self, model: str | Path, *args: str, kill_after: int | None = None):
+    def __init__(self, model: str | Path, *args: str, kill_after: int | None = None,
+                 linker_estimate: bool = True):
+        module = "longtail.serve" if linker_estimate else "tests.servers.longtail_serve"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "longtail.serve", "--model", str(model), "--port", "0",
+            [sys.executable, "-m", module, "--model", str(model), "--port", "0",
              "--access-log", *args],
             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""
@@ -70,3 +81,18 @@ class ServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_without_estimate(argv: list[str]) -> int:
+    """`longtail serve` with the flags in `argv` and an estimate that refuses nothing."""
+    parser = argparse.ArgumentParser(prog="longtail serve")
+    add_arguments(parser)
+    try:
+        return cmd_serve(parser.parse_args(argv), memory_estimate=lambda text: 0)
+    except UsageError as err:
+        print(f"longtail serve: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(serve_without_estimate(sys.argv[1:]))

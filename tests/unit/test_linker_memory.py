@@ -47,6 +47,14 @@ def sample_words() -> list[str]:
     return words
 
 
+def assert_tokenized_alone(linker: StatisticalLinker, pieces: list) -> None:
+    """Each piece's tokens (cut from the tokens of a longer stretch) are the piece's own."""
+    for _, tokens in pieces:
+        alone = linker.tokenizer.tokenize(tokens.text)
+        for field in ("starts", "ends", "sentence", "hashes", "points"):
+            assert getattr(tokens, field).tolist() == getattr(alone, field).tolist(), field
+
+
 def test_a_capitalised_run_is_linked_with_work_linear_in_its_length(model):
     work = {}
     for n in (1_000, 4_000, 16_000):
@@ -90,6 +98,8 @@ def test_a_long_text_is_linked_in_pieces_exactly_as_a_whole(model):
         assert [r.annotations for r in pieces.annotate_many(enumerate(batch))] == \
             [whole.annotate(t) for t in batch]
     assert pieces.segmenter.forced_cuts == 0
+    for windowed in (False, True):
+        assert_tokenized_alone(pieces, list(pieces.segmenter.pieces(prose, windowed)))
 
 
 def test_a_sentence_longer_than_the_limit_is_cut_at_whitespace(model):
@@ -101,6 +111,7 @@ def test_a_sentence_longer_than_the_limit_is_cut_at_whitespace(model):
     cuts = [offset for offset, _ in pieces[1:]]
     assert all(text[offset - 1] == " " != text[offset] for offset in cuts)
     assert linker.segmenter.forced_cuts == len(pieces) - 1 == 7
+    assert_tokenized_alone(linker, pieces)
     found, expected = linker.annotate(text), whole.annotate(text)
     assert len(expected) == 2_000
     # the cut ends the sentence: a mention across it is not found; every other one is

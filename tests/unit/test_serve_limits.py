@@ -80,9 +80,34 @@ def test_the_linkers_estimate_refuses_a_text_before_linking():
 
     guard = RequestGuard(max_memory=10 * MB, estimate=estimate)
     guard.admit("short")
-    with pytest.raises(TooCostly, match="about 19 MB"):
+    with pytest.raises(TooCostly) as refused:
         guard.admit("x" * 200_000)
+    assert str(refused.value) == ("linking this text needs about 19 MB, more than the 10 MB of "
+                                  "memory a request may use; send it in smaller pieces")
     assert seen == ["short", "x" * 200_000]
+    # an estimate given with the text is used when the guard has none of its own
+    RequestGuard(max_memory=10 * MB).admit("x" * 10, estimate)
+    with pytest.raises(TooCostly):
+        RequestGuard(max_memory=10 * MB).admit("x" * 200_000, estimate)
+
+
+def test_the_server_refuses_with_the_linkers_own_estimate(tmp_path):
+    model_dir = write_model(tmp_path)
+    linker = StatisticalLinker.load(model_dir)
+    text = "Paris and Berlin " * 6000
+    needed = linker.working_memory(text)
+    assert needed > 16 * MB
+    with SpotlightServer(StatisticalModel.load(model_dir), port=0, threads=1,
+                         max_request_memory=16 * MB).start() as server:
+        answer = requests.post(f"{server.url}/annotate", data={"text": text},
+                               headers={"Accept": "application/json"}, timeout=60)
+        small = requests.post(f"{server.url}/annotate", data={"text": "Paris"},
+                              headers={"Accept": "application/json"}, timeout=60)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": f"linking this text needs about {needed / MB:,.0f} MB, "
+                                      f"more than the 16 MB of memory a request may use; send it "
+                                      f"in smaller pieces"}
+    assert small.status_code == 200
 
 
 @pytest.mark.parametrize("error", [MemoryError("out"), LinkError("internal_error", "x")])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -148,11 +149,13 @@ class Disambiguator:
 
     def score(self, vocab: np.ndarray, spots: Spots, window_begin: np.ndarray,
               window_end: np.ndarray, spot_window: np.ndarray,
-              context: np.ndarray | None = None) -> Scores | None:
+              context: np.ndarray | None = None,
+              context_gains: dict[int, float] | None = None) -> Scores | None:
         """Scored candidates of every spot against its context window (token ranges);
         `vocab` holds the per-token vocabulary ids of the text(s) the windows index (-1: stop
         word or unknown). `context`, the sorted distinct vocabulary ids of a longer text,
-        stands for the one window instead (see `segments`)."""
+        stands for the one window instead (see `segments`); `context_gains` then keeps each
+        entity's context score against it from one piece of that text to the next."""
         if not len(spots):
             return None
         model = self.model
@@ -168,8 +171,18 @@ class Disambiguator:
         pairs, inverse = np.unique(window_of * len(model.entity_support) + entity,
                                    return_inverse=True)
         pair_window, pair_entity = np.divmod(pairs, len(model.entity_support))
-        context = nil_context[window_of] + self._context_gain(
-            pair_window, pair_entity, query_key, query_lm)[inverse]
+        if context_gains is None:
+            gain = self._context_gain(pair_window, pair_entity, query_key, query_lm)
+        else:
+            gain = np.fromiter(map(context_gains.get, pair_entity.tolist(), repeat(math.nan)),
+                               dtype=np.float64, count=len(pair_entity))
+            new = np.flatnonzero(np.isnan(gain))
+            if len(new):
+                gain[new] = self._context_gain(pair_window[new], pair_entity[new], query_key,
+                                               query_lm)
+                context_gains.update(zip(pair_entity[new].tolist(), gain[new].tolist(),
+                                         strict=True))
+        context = nil_context[window_of] + gain[inverse]
         support = model.entity_support[entity]
         with np.errstate(divide="ignore"):
             score = (np.log(prior) + context + np.log(support.astype(np.float64))

@@ -115,13 +115,13 @@ class StatisticalLinker:
             rows = self._words.rows(tokenized)  # first: it may grow the arrays
             vocab = self._words.vocab[rows]
             context = np.union1d(context, vocab[vocab >= 0])
-        tokens = 0
+        tokens, gains = 0, None if context is None else {}
         for offset, tokenized in self.segmenter.pieces(text, windowed=context is None):
             vocab, spots = self._spots(tokenized, confidence)
             windows = self.disambiguator.windows(tokenized.sentence, tokenized.starts,
                                                  spots.start, whole=context is not None)
-            yield offset, tokens, spots, self.disambiguator.score(vocab, spots, *windows,
-                                                                  context=context)
+            yield offset, tokens, spots, self.disambiguator.score(
+                vocab, spots, *windows, context=context, context_gains=gains)
             tokens += len(tokenized)
 
     def _score(self, texts: list[str], confidence: float) -> tuple[list[int], Scores | None]:

@@ -51,12 +51,14 @@ class Segmenter:
                 yield begin, region
                 return
             at = self._cut(region, windowed)
+            if at is None:
+                self.forced_cuts += 1
+                at = self._forced_cut(region)
             if at is not None:
                 cut = int(region.starts[at])
                 yield begin, _head(region, at, cut)
-            else:
-                self.forced_cuts += 1
-                cut = self._forced_cut(region)
+            else:  # inside a token: the piece is tokenized anew
+                cut = len(region.text)
                 yield begin, self.tokenizer.tokenize(text[begin:begin + cut])
             begin += cut
 
@@ -77,16 +79,16 @@ class Segmenter:
         return int(starts[-1])
 
     @staticmethod
-    def _forced_cut(region: TokenizedText) -> int:
-        """Offset of the last token start after whitespace in a region of one sentence, else
-        the region's end."""
+    def _forced_cut(region: TokenizedText) -> int | None:
+        """The last token after whitespace in a region of one sentence, if any."""
         starts, ends = region.starts, region.ends
         after_space = np.flatnonzero(starts[1:] > ends[:-1]) + 1
-        return int(starts[after_space[-1]]) if len(after_space) else len(region.text)
+        return int(after_space[-1]) if len(after_space) else None
 
 
 def _head(region: TokenizedText, tokens: int, cut: int) -> TokenizedText:
     """The first `tokens` tokens of `region` and its text up to `cut`: what tokenizing that
-    text gives when `cut` is a sentence start (the tokenizer looks at most one token ahead)."""
+    text gives when `cut` is a sentence start or follows whitespace (the tokenizer looks at
+    most one character ahead for a token's end, and one token ahead for a sentence's)."""
     return TokenizedText(region.text[:cut], region.starts[:tokens], region.ends[:tokens],
                          region.sentence[:tokens], region.hashes[:tokens], region.points[:cut])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +69,50 @@ def append(column: np.ndarray, values: np.ndarray, used: int) -> np.ndarray:
     return column
 
 
+class KeyTable:
+    """A map from uint64 keys to int64 rows in sorted numpy arrays: 16 bytes an entry, where a
+    dict of Python ints takes about 100. Lookups are vectorised binary searches in a large
+    level and a small one; new keys go into the small level, which is merged into the large
+    one when it outgrows an eighth of it (so each key is copied a few times, not once per
+    batch)."""
+
+    _SMALL = 1 << 16
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        none_keys, none_rows = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        self._large = self._small = (none_keys, none_rows)
+
+    def __len__(self) -> int:
+        return len(self._large[0]) + len(self._small[0])
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each key, -1 where it is not in the table."""
+        rows = np.full(len(keys), -1, dtype=np.int64)
+        for table, values in (self._large, self._small):
+            if len(table):
+                found, pos = contains_sorted(table, keys)
+                rows[found] = values[pos[found]]
+        return rows
+
+    def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Add keys that are not in the table yet (distinct), with their rows."""
+        order = np.argsort(keys, kind="stable")
+        small = _merge(self._small, (keys[order], rows[order]))
+        if len(small[0]) > max(self._SMALL, len(self._large[0]) // 8):
+            self._large = _merge(self._large, small)
+            small = (small[0][:0], small[1][:0])
+        self._small = small
+
+
+def _merge(into: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    at = np.searchsorted(into[0], new[0])
+    return np.insert(into[0], at, new[0]), np.insert(into[1], at, new[1])
+
+
 class WordFeatures:
     """Per distinct token, cached in growing arrays: its key (0 where it can never be part of
     a match), ACCEPT/PREFIX flags of the one-token sequence and its row in a sorted
@@ -82,7 +125,7 @@ class WordFeatures:
         self._reset()
 
     def _reset(self) -> None:
-        self.index: dict[int, int] = {}
+        self.index = KeyTable()
         self.keys = np.zeros(0, dtype=np.uint64)
         self.flags = np.zeros(0, dtype=np.uint8)
         self.vocab = np.zeros(0, dtype=np.int64)
@@ -91,21 +134,19 @@ class WordFeatures:
         """The cache row of each token, computing the missing ones in one batch."""
         distinct, first, inverse = np.unique(tokenized.hashes, return_index=True,
                                              return_inverse=True)
-        hashes = distinct.tolist()
-        rows = np.fromiter(map(self.index.get, hashes, repeat(-1)), dtype=np.int64,
-                           count=len(hashes))
+        rows = self.index.get(distinct)
         missing = np.flatnonzero(rows < 0)
         if len(missing):
             if len(self.index) + len(missing) > _WORD_CACHE_LIMIT:
                 self._reset()
-                missing = np.arange(len(hashes))
+                missing = np.arange(len(distinct))
             text, starts, ends = tokenized.text, tokenized.starts, tokenized.ends
             at = first[missing]
-            rows[missing] = self._add([hashes[i] for i in missing.tolist()], [
+            rows[missing] = self._add(distinct[missing], [
                 text[a:b] for a, b in zip(starts[at].tolist(), ends[at].tolist(), strict=True)])
         return rows[inverse.ravel()]
 
-    def _add(self, hashes: list[int], words: list[str]) -> np.ndarray:
+    def _add(self, hashes: np.ndarray, words: list[str]) -> np.ndarray:
         spotter = self.spotter
         keys = spotter.word_keys(words)
         usable = keys != 0
@@ -119,8 +160,8 @@ class WordFeatures:
         prefix, _ = contains_sorted(spotter.prefixes, keys)
         flags = ((accept & usable) * ACCEPT | (prefix & usable) * PREFIX).astype(np.uint8)
         first = len(self.index)
-        self.index.update(zip(hashes, range(first, first + len(words)), strict=True))
         end = first + len(words)
+        self.index.add(hashes, np.arange(first, end))
         self.keys, self.flags, self.vocab = (
             append(column, values, first) for column, values in
             ((self.keys, keys), (self.flags, flags), (self.vocab, vocab)))

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from longtail.linking.statistical.model import StatisticalModel, expand_ranges
 from longtail.linking.statistical.scanning import STOP, classes, stable_hashes
-from longtail.linking.statistical.spotter import MIX, append, contains_sorted
+from longtail.linking.statistical.spotter import MIX, KeyTable, append, contains_sorted
 from longtail.linking.statistical.tokenizer import TokenizedText, stable_hash
 
 CAPITAL_SEQUENCE = re.compile(r"(?:[A-Z][^ ,!?.:;]*[ ]?)+")
@@ -124,7 +123,7 @@ class SpotSelector:
     def __init__(self, model: StatisticalModel):
         self.model = model
         self.weights = tuple(float(w) for w in model.header["spot_weights"])
-        self._slots: dict[int, int] = {}  # span key -> row of _sf and _score
+        self._slots = KeyTable()  # span key -> row of _sf and _score
         self._sf = np.zeros(1, dtype=np.int64)  # rows past len(_slots) are spare room
         self._score = np.zeros(1)
         self.longest = model.longest_spelling
@@ -201,8 +200,7 @@ class SpotSelector:
                        last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.work["spans_looked_up"] += len(first)
         keys = span_keys(tokenized.hashes, gaps, first, last)
-        slots = np.fromiter(map(self._slots.get, keys.tolist(), repeat(-1)), dtype=np.int64,
-                            count=len(keys))
+        slots = self._slots.get(keys)
         hit = slots >= 0
         slots[~hit] = 0
         sf = np.where(hit, self._sf[slots], -1)
@@ -225,7 +223,7 @@ class SpotSelector:
         if len(self._slots) + len(keys) > _CACHE_LIMIT:
             self._slots.clear()
         first = len(self._slots)
-        self._slots.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
+        self._slots.add(keys, np.arange(first, first + len(keys)))
         self._sf = append(self._sf, sf, first)
         self._score = append(self._score, score, first)
 
