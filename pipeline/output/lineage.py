@@ -197,7 +197,9 @@ class Lineage:
         if not writers:
             candidates = writers_of(table) or (table,)
             for stage in candidates:
-                if self.out.has_work(stage):  # it started and stopped part-way
+                # a writer that finished without rows of it (an empty table), or that started
+                # and stopped part-way
+                if stage in self.records or self.out.has_work(stage):
                     return self.freshness(stage)
             return Freshness(candidates[0], False, f"no {table} in {self.out.display()}",
                              rerun_command(candidates[0]))
