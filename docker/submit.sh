@@ -38,5 +38,4 @@ exec spark-submit \
   --driver-memory "${DRIVER_MEMORY:-4g}" \
   --conf "spark.executor.cores=${EXECUTOR_CORES:-4}" \
   --conf "spark.executor.memory=${EXECUTOR_MEMORY:-6g}" \
-  --conf spark.ui.showConsoleProgress=true \
   /opt/longtail/jobs/submit.py run "${linker_args[@]}" "$@"

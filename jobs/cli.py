@@ -330,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def handle(arguments: Sequence[str] | None) -> int:
         args = build_parser().parse_args(arguments)
         stage_config.apply_storage(args)
+        stage_config.apply_verbose(args)
         return args.handler(args)
 
     return run_guarded(handle, argv)

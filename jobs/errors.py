@@ -16,6 +16,7 @@ from longtail.errors import UsageError
 
 # Optional imports and the extra that brings each.
 EXTRAS = {"scipy": "analysis", "matplotlib": "analysis", "datasketch": "analysis",
+          "huggingface_hub": "hub", "adlfs": "azure",
           "venv_pack": "cluster", "packaging": "cluster"}
 USER_OS_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 EXIT_USAGE = 2
@@ -49,8 +50,9 @@ def run_guarded(handler: Callable[[Sequence[str] | None], int],
         extra = EXTRAS.get((err.name or "").split(".")[0])
         if extra is None:
             raise
-        say_error(f"this command needs the optional package {err.name}: "
-                  f"pip install 'longtail[{extra}]'")
+        packages = ", ".join(extra_packages(extra)) or err.name
+        say_error(f"this command needs the {extra} extra ({packages}; {err.name} is not "
+                  f"installed): pip install 'longtail[{extra}]'")
         return EXIT_USAGE
     except OSError as err:
         if err.errno not in USER_OS_ERRORS:
@@ -66,6 +68,28 @@ def run_guarded(handler: Callable[[Sequence[str] | None], int],
         return EXIT_FAILED
 
 
+def extra_packages(extra: str) -> list[str]:
+    """The packages an extra of longtail installs, from the installed metadata."""
+    import re
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("longtail") or []
+    except metadata.PackageNotFoundError:
+        return []
+    found = []
+    for requirement in requires:
+        name, _, marker = requirement.partition(";")
+        if re.search(rf"extra\s*==\s*[\"']{re.escape(extra)}[\"']", marker):
+            found.append(re.split(r"[<>=!~\[ ]", name.strip(), maxsplit=1)[0])
+    return found
+
+
+RESUME = "finished shards are kept: run the same command again to resume"
+STORE_DOWN = ("AWS Error NETWORK_CONNECTION", "curlCode: 7", "Couldn't connect to server",
+              "Connection refused", "Could not connect to the endpoint")
+
+
 def known_cause(err: Exception) -> str | None:
     """One line for failures a user can act on, also when Spark wraps them in its own error."""
     text = f"{type(err).__name__}: {err}"
@@ -73,6 +97,15 @@ def known_cause(err: Exception) -> str | None:
         for marker in ("EndpointsUnreachable: ", "UsageError: "):
             if marker in line:
                 return line.split(marker, 1)[1].strip()
+    for line in text.splitlines():
+        if "No space left on device" in line or "[Errno 28]" in line:
+            where = line.split("No space left on device", 1)[-1].strip(" :'\"")
+            return (f"no space left on device{f' ({where})' if where else ''}; nothing of "
+                    f"the unfinished stage is committed: free some space, then {RESUME}")
+        if any(marker in line for marker in STORE_DOWN):
+            detail = next(m for m in STORE_DOWN if m in line)
+            return (f"the object store stopped answering ({detail}); nothing of the "
+                    f"unfinished stage is committed: {RESUME}")
     if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
         java = os.environ.get("JAVA_HOME", "java on PATH")
         return f"Spark could not start Java ({java}); install a Java 17 runtime"

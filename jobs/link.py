@@ -11,6 +11,7 @@ from longtail.jobs.executor import SparkExecutor
 from longtail.linking.shard import STAGE, link_shard
 from longtail.output.context import StageContext
 from longtail.output.records import StageRecord
+from longtail.preflight import CorpusInput
 from longtail.progress import stage_line
 from longtail.stage_config import CorpusConfig
 
@@ -19,7 +20,10 @@ def run_link(ctx: StageContext, config: CorpusConfig) -> StageRecord:
     """Link every shard without a verified commit; returns the stage's record. Shards are
     planned by bytes for the cluster's parallelism when the run starts, and the plan is
     recorded: a resumed run keeps it on a cluster of any size."""
-    files = ctx.prepared
+    corpus: CorpusInput = ctx.prepared
+    for warning in corpus.warnings:
+        ctx.say(f"link: {warning}")
+    files = corpus.files
     paths = [f.path for f in files]
     stage = ctx.sharded(config, {"corpus": paths})
     stage.prepare(ctx.overwrite)
@@ -41,4 +45,8 @@ def run_link(ctx: StageContext, config: CorpusConfig) -> StageRecord:
     ctx.say(stage_line(STAGE, record.seconds, documents=totals.get("documents_in", 0),
                        linked=totals.get("linked", 0), empty=totals.get("empty", 0),
                        failed=totals.get("failed", 0), mentions=totals.get("mentions", 0)))
+    if totals.get("linked", 0) and not totals.get("mentions", 0):
+        ctx.warn(f"link found no entity in {totals['linked']:,} linked documents: check "
+                 "--confidence, --support and the model (the stage is committed; index and "
+                 "count would count nothing)")
     return record

@@ -9,18 +9,19 @@ from __future__ import annotations
 from longtail.jobs.executor import SparkExecutor
 from longtail.output.context import StageContext
 from longtail.output.records import StageRecord
-from longtail.preflight import QAInput
+from longtail.preflight import id_duplicates
 from longtail.progress import stage_line
 from longtail.qa.linking import READ_SHARD, STAGE, link_qa_shard, write_read_failures
+from longtail.qa.preflight import QAPreflight, linked_questions_problem
 from longtail.stage_config import QAConfig
 
 
 def run_qa(ctx: StageContext, config: QAConfig) -> StageRecord:
-    qa: QAInput = ctx.prepared
-    stage = ctx.sharded(config, {"qa": qa.paths}, digest=("qa",))
+    qa: QAPreflight = ctx.prepared
+    stage = ctx.sharded(config, {"qa": qa.files}, digest=("qa",))
     stage.prepare(ctx.overwrite)
-    stage.fingerprint_inputs(qa.paths)
-    duplicates = qa.id_duplicates()
+    stage.fingerprint_inputs(qa.files)
+    duplicates = id_duplicates(qa)
     if duplicates["duplicate_ids"]:
         ctx.say(f"qa: {duplicates['duplicate_ids']:,} question ids are shared by "
                 f"{duplicates['records_with_duplicate_ids']:,} records (e.g. "
@@ -46,4 +47,7 @@ def run_qa(ctx: StageContext, config: QAConfig) -> StageRecord:
                        question_mentions=totals.get("question_mentions", 0),
                        answer_mentions=totals.get("answer_mentions", 0),
                        duplicate_ids=duplicates["duplicate_ids"]))
+    problem = linked_questions_problem(totals)
+    if problem:
+        ctx.warn(problem)
     return record

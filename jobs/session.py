@@ -28,17 +28,44 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
     defaults = {
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config}",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.ui.showConsoleProgress": "true",
+        # longtail draws its own one-line progress (longtail.jobs.executor), which the stage
+        # summaries clear; Spark's bars would interleave with them
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
     }
     for variable in (*ENDPOINT_VARIABLES, "LONGTAIL_MODEL_CACHE"):
         if os.environ.get(variable):  # executors reach the same object store (no secrets)
             defaults[f"spark.executorEnv.{variable}"] = os.environ[variable]
+    if verbose():
+        defaults.pop("spark.driver.extraJavaOptions")
+    for variable in ("HF_ENDPOINT",):  # where hf:// is served, never a token
+        if os.environ.get(variable):
+            defaults[f"spark.executorEnv.{variable}"] = os.environ[variable]
     for key, value in {**defaults, **conf}.items():
         builder = builder.config(key, value)
+    quiet_submitted_driver()
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
+    session.sparkContext.setLogLevel("INFO" if verbose() else "WARN")
     return session
+
+
+def verbose() -> bool:
+    """`--verbose`: Spark's own INFO logging back on the console."""
+    return os.environ.get("LONGTAIL_VERBOSE") == "1"
+
+
+def quiet_submitted_driver() -> None:
+    """Under spark-submit the driver's JVM is already running, with Spark's default INFO
+    logging: turn it down to warnings before the session starts (the dozens of INFO lines a
+    SparkContext logs while it starts), unless `--verbose`."""
+    if verbose() or not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized()
+    jvm = SparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setRootLevel(
+        jvm.org.apache.logging.log4j.Level.WARN)
 
 
 class LazySession:

@@ -12,6 +12,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from longtail.corpus.preflight import DEFAULT_MAX_FAILED_SHARE, check_max_failed_share
 from longtail.corpus.shards import parse_byte_size
 from longtail.errors import UsageError
 from longtail.linking.spec import KANDPAL_CONFIDENCE, KANDPAL_SUPPORT, LinkerSpec
@@ -36,10 +37,12 @@ def non_negative(text: str) -> int:
 
 
 def add_flags(group, config_class: type, skip: tuple[str, ...] = ()) -> None:
-    """Add a flag for every field of `config_class` that declares one."""
+    """Add a flag for every field of `config_class` that declares one (a flag that several
+    configs share, in `longtail run`, once)."""
     for f in fields(config_class):
         meta = dict(f.metadata)
-        if "flags" not in meta or f.name in skip:
+        if "flags" not in meta or f.name in skip or any(
+                flag in group._option_string_actions for flag in meta["flags"]):
             continue
         flags = meta.pop("flags")
         text = meta.pop("help")
@@ -150,7 +153,14 @@ class CorpusConfig:
         help="input bytes per shard, e.g. 64MiB or 1GB; lowered so that every core gets "
              "a shard")
 
+    max_failed_share: float = option(
+        DEFAULT_MAX_FAILED_SHARE, "--max-failed-share", type=float, metavar="SHARE",
+        output=True, help="stop before any work when more than this share of a file's "
+                          "records cannot be read (a sample of each corpus file; every QA "
+                          "record)")
+
     def __post_init__(self) -> None:
+        check_max_failed_share(self.max_failed_share)
         if self.rows_per_shard is not None:
             _at_least("--rows-per-shard", self.rows_per_shard, 1)
         _at_least("--shard-bytes", self.shard_bytes, 1)
@@ -173,8 +183,13 @@ class QAConfig:
         help="link each distinct answer alias once (the paper's code links them as given)")
     qa_rows_per_shard: int = option(2_000, "--qa-rows-per-shard", type=int,
                                     help="QA pairs per shard")
+    max_failed_share: float = option(
+        DEFAULT_MAX_FAILED_SHARE, "--max-failed-share", type=float, metavar="SHARE",
+        output=True, help="stop before any work when more than this share of a QA file's "
+                          "records cannot be read")
 
     def __post_init__(self) -> None:
+        check_max_failed_share(self.max_failed_share)
         _at_least("--qa-rows-per-shard", self.qa_rows_per_shard, 1)
         if self.qa_format not in QA_FORMATS:
             raise UsageError(f"unknown QA format {self.qa_format!r}; choose one of: "
@@ -238,6 +253,14 @@ def apply_storage(args: argparse.Namespace) -> None:
 def add_master(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--master", default=None,
                         help="Spark master URL (default: spark-submit's, else local[*])")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Spark's own log (INFO) on the console; by default only "
+                             "its warnings and errors, and longtail's progress")
+
+
+def apply_verbose(args: argparse.Namespace) -> None:
+    if getattr(args, "verbose", False):
+        os.environ["LONGTAIL_VERBOSE"] = "1"
 
 
 def add_overwrite(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from longtail.output.lineage import Lineage
 from longtail.output.lock import FolderLock
 from longtail.output.records import StageRecord
 from longtail.output.runner import ShardedStage, StageSpec, WholeStage, say_on_stderr
+from longtail.preflight import check_linker
 from longtail.schemas import ALL_TABLES
 from longtail.stage_config import input_files, parameters
 
@@ -47,6 +48,10 @@ class StageContext:
         if self._lineage is None:
             self._lineage = Lineage(self.out)
         return self._lineage
+
+    def warn(self, message: str) -> None:
+        """One line that something looks wrong, though the stage did its work."""
+        self.say(f"longtail: warning: {message}")
 
     def refresh(self) -> None:
         """Read the records again (after a stage committed)."""
@@ -141,6 +146,7 @@ def run_stages(planned: Sequence[Planned], out: OutputFolder, *, spark: Any = No
         prepared[item.stage.name] = prepare(item.config) if prepare else None
     for item in planned:
         item.resolve_linker()
+        check_linker(item.linker)
     records: dict[str, StageRecord] = {}
     with writing(out, say) as lock:
         for item in planned:

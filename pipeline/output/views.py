@@ -117,10 +117,15 @@ def build_database(out: OutputFolder, lineage: Lineage | None = None) -> Path | 
     if not out.storage.local:
         return None
     path = out.storage.local_path(DATABASE)
-    with atomic_path(path) as tmp, duckdb.connect(str(tmp)) as con:
-        con.execute(f"SET file_search_path = {sql_string(str(path.parent))}")
-        for statement in view_statements(lineage or Lineage(out), None):
-            con.execute(statement)
+    with atomic_path(path) as tmp:
+        try:
+            with duckdb.connect(str(tmp)) as con:
+                # the views' relative paths are found from OUT while they are made
+                con.execute(f"SET file_search_path = {sql_string(str(path.parent))}")
+                for statement in view_statements(lineage or Lineage(out), None):
+                    con.execute(statement)
+        finally:  # a write that failed (a full disk) leaves DuckDB's log beside the file
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return path
 
 

@@ -50,9 +50,23 @@ def places(tmp_path_factory) -> dict[str, Path]:
                           encoding="utf-8")
     csv_as_json = root / "qa.jsonl"
     csv_as_json.write_text("question,answer\nWho?,Me\n", encoding="utf-8")
+    popqa_csv = root / "popqa.csv"
+    popqa_csv.write_text("id,subj,prop,obj,question,possible_answers\n" + "".join(
+        f'{i},Paris,capital of,France,What is Paris the capital of?,"[""France""]"\n'
+        for i in range(20)), encoding="utf-8")
+    empty_qa = root / "empty.jsonl"
+    empty_qa.write_text("", encoding="utf-8")
+    no_text = root / "no-text.jsonl"
+    no_text.write_text("".join(f'{{"content": "Paris {i}", "url": "u{i}"}}\n'
+                               for i in range(20)), encoding="utf-8")
+    damaged = root / "damaged-out"
+    shutil.copytree(root / "out", damaged)
+    record = damaged / "_stages" / "link.json"
+    record.write_bytes(record.read_bytes()[:40])  # cut short, as a full disk can leave it
     return {"root": root, "model": root / "model", "out": root / "out",
             "not_a_model": not_a_model, "file": a_file, "popqa_json": popqa_json,
-            "csv": csv_as_json}
+            "csv": csv_as_json, "popqa_csv": popqa_csv, "empty_qa": empty_qa,
+            "no_text": no_text, "damaged": damaged}
 
 
 CORPUS = str(SAMPLE_CORPUS)
@@ -133,11 +147,40 @@ def cases(p: dict[str, Path]) -> dict[str, list[str]]:
                                             "s3://bucket/models/en"],
         "no command": [],
         "unknown command": ["frobnicate"],
+        # inputs that look right but are not what they say: refused before any work
+        "popqa csv given as nq-open": ["qa", "--qa", str(p["popqa_csv"]), "--qa-format",
+                                       "nq-open", "--model", model, "--out", new_out],
+        "empty qa file": ["qa", "--qa", str(p["empty_qa"]), "--qa-format", "nq-open",
+                          "--model", model, "--out", new_out],
+        "corpus without its text field": ["link", "--corpus", str(p["no_text"]), "--model",
+                                          model, "--out", new_out],
+        "support leaves no entity": ["link", "--corpus", CORPUS, "--model", model,
+                                     "--support", "50", "--out", new_out],
+        "max failed share over 1": ["link", "--corpus", CORPUS, "--model", model,
+                                    "--max-failed-share", "2", "--out", new_out],
+        "run reads the qa file before linking": [
+            "run", "--corpus", CORPUS, "--qa", str(p["popqa_csv"]), "--qa-format", "nq-open",
+            "--model", model, "--out", new_out],
+        "overwrite refused keeps the stage": [
+            "qa", "--qa", str(p["csv"]), "--qa-format", "nq-open", "--model", model, "--out",
+            out, "--overwrite"],
+        "status of a damaged record": ["status", str(p["damaged"])],
+        "query of a damaged record": ["query", str(p["damaged"]), "SELECT count(*) FROM docs"],
+        "query explain analyze copy": [
+            "query", out, f"EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO '{out}/manifest.json' "
+                          "(FORMAT csv)"],
     }
 
 
 CASE_NAMES = sorted(cases({k: Path("/x") for k in (
-    "root", "model", "out", "not_a_model", "file", "popqa_json", "csv")}))
+    "root", "model", "out", "not_a_model", "file", "popqa_json", "csv", "popqa_csv",
+    "empty_qa", "no_text", "damaged")}))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (the lock file aside: a writer's note of who held it)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "_lock"}
 
 
 def invoke(args: list[str], capsys) -> tuple[int, str, str]:
@@ -154,6 +197,7 @@ def invoke(args: list[str], capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_wrong_usage_is_one_line_and_status_2(places, name, capsys, monkeypatch):
     monkeypatch.chdir(places["root"])
+    before = {folder: snapshot(places[folder]) for folder in ("out", "damaged")}
     code, out, err = invoke(cases(places)[name], capsys)
     lines = err.strip().splitlines()
     assert code == 2, (name, err[-3000:])
@@ -161,7 +205,10 @@ def test_wrong_usage_is_one_line_and_status_2(places, name, capsys, monkeypatch)
     assert lines[0].startswith("longtail") and ": error: " in lines[0], lines
     assert "Traceback" not in err
     assert out == "", out
-    assert not (places["root"] / "new-out" / "_stages").exists()
+    new_out = places["root"] / "new-out"
+    assert not (new_out / "_stages").exists() and not (new_out / "_work").exists()
+    assert {folder: snapshot(places[folder]) for folder in before} == before  # no byte changed
+    assert not list(places["root"].rglob(".tmp-*"))  # no temporary left on any path
 
 
 def test_the_console_script_says_the_same_one_line(places):
@@ -232,3 +279,31 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(places, tmp_path_fa
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1, result.stderr[-3000:]
         assert "permission denied" in lines[0].lower() and "Traceback" not in result.stderr
+
+
+EXPECTED = {  # what the line names, for the cases where the reason matters most
+    "popqa csv given as nq-open": "this looks like PopQA CSV, not nq-open",
+    "empty qa file": "empty",
+    "corpus without its text field": "pass --text-field content",
+    "support leaves no entity": "--support 50 leaves no entity to link",
+    "run reads the qa file before linking": "this looks like PopQA CSV",
+    "overwrite refused keeps the stage": "nq-open",
+    "status of a damaged record": "_stages/link.json is damaged",
+    "query of a damaged record": "_stages/link.json is damaged",
+    "query explain analyze copy": "COPY",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_line_names_the_problem(places, name, capsys, monkeypatch):
+    monkeypatch.chdir(places["root"])
+    code, _, err = invoke(cases(places)[name], capsys)
+    assert code == 2 and EXPECTED[name] in err, (name, err)
+
+
+def test_annotate_refuses_standard_input_that_is_not_utf8(places):
+    result = subprocess.run([*LONGTAIL, "annotate", "--model", str(places["model"])],
+                            input=b"Paris \xff\xfe France", capture_output=True, timeout=120)
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    assert "standard input is not UTF-8 text (byte 6" in lines[0]
