@@ -49,6 +49,10 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
     return session
 
 
+QUIET_LOGGERS = ("org.apache.spark.executor.Executor",
+                 "org.apache.spark.scheduler.TaskSetManager")
+
+
 def verbose() -> bool:
     """`--verbose`: Spark's own INFO logging back on the console."""
     return os.environ.get("LONGTAIL_VERBOSE") == "1"
@@ -64,8 +68,11 @@ def quiet_submitted_driver() -> None:
 
     SparkContext._ensure_initialized()
     jvm = SparkContext._jvm
-    jvm.org.apache.logging.log4j.core.config.Configurator.setRootLevel(
-        jvm.org.apache.logging.log4j.Level.WARN)
+    configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+    levels = jvm.org.apache.logging.log4j.Level
+    configurator.setRootLevel(levels.WARN)
+    for name in QUIET_LOGGERS:  # as jobs/log4j2.properties says for local runs
+        configurator.setLevel(name, levels.OFF)
 
 
 class LazySession:
