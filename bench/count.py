@@ -458,6 +458,21 @@ def time_duckdb(out: OutputFolder, pair: list[int], runs: int) -> tuple[int, flo
     return found, statistics.median(seconds)
 
 
+def environment() -> str:
+    """Library versions and thread settings: what the paper method's time depends on (its
+    np.unique, np.sort and np.intersect1d run on one thread whatever BLAS is set to)."""
+    import duckdb
+    import pyspark
+
+    threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                           "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
+               if k in os.environ}
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    return (f"python {sys.version.split()[0]}, numpy {np.__version__}, pyarrow {pa.__version__}, "
+            f"pyspark {pyspark.__version__}, duckdb {duckdb.__version__}; thread settings: "
+            f"{threads or 'none set'}; memory: {memory:.0f} GiB")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=1_000_000)
@@ -497,6 +512,8 @@ def main() -> int:
     relevant = read_table(out, "relevant_docs")
     print(f"relevant_docs statuses: {ours['status']}; {ours['entity_pairs']:,} entity pairs "
           f"needed; counts: {count_buckets(relevant['relevant_docs'].to_pylist())}")
+    print("count stage steps: " + ", ".join(f"{k} {v:.2f} s"
+                                            for k, v in ours["step_seconds"].items()))
     for name, seconds, spill in ours["jobs"]:
         print(f"  Spark jobs '{name}': {seconds:.1f} s, {spill / 2**20:,.0f} MiB spilled to disk")
 
@@ -530,6 +547,7 @@ def main() -> int:
     width = max(len(label) for label, *_ in rows)
     print(f"\n{os.cpu_count()} CPUs; 1-minute load average after ours {ours['load']:.1f}, after "
           f"the paper's method {load_paper:.1f} (other work on the machine slows both)")
+    print(environment())
     print(f"{'measure':<{width}}  {'wall':>11}  {'CPU':>11}\n{'-' * width}  {'-' * 11}  "
           f"{'-' * 11}")
     for label, wall, cpu in rows:

@@ -1,25 +1,47 @@
-"""The index stage's tables from committed mentions, on Spark: doc_entities, entity_docs,
-entities and cooccurrence, written as files of the stage's one commit."""
+"""The index stage's tables from committed mentions: doc_entities, entity_docs, entities and
+cooccurrence, written as files of the stage's one commit.
+
+Up to `IN_TASK_MENTIONS` mentions, one Spark task builds all four in one DuckDB pass
+(`longtail.indexes.tables`): one Spark job instead of some twenty, each with its stages,
+shuffles and round trips between Python and the JVM. Larger indexes take the Spark plan.
+Both give the same rows.
+"""
 
 from __future__ import annotations
 
+import pyarrow as pa
+from pyspark import TaskContext
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from longtail.indexes.postings import ROW_GROUP_ROWS as POSTINGS_ROW_GROUP_ROWS
 from longtail.indexes.postings import file_count as postings_files
+from longtail.indexes.tables import build_index
 from longtail.jobs.tables import read_files, write_commit
-from longtail.output.folder import OutputFolder
+from longtail.output.folder import FileEntry, OutputFolder
 from longtail.output.runner import WholeStage
+from longtail.schemas import ALL_TABLES
 
 TABLES = ["entities", "doc_entities", "entity_docs", "cooccurrence"]
+IN_TASK_MENTIONS = 30_000_000  # about 3 GB of corpus text; a task then holds about 2 GB
+ROW_GROUPS = {"entity_docs": POSTINGS_ROW_GROUP_ROWS, "entities": POSTINGS_ROW_GROUP_ROWS}
 
 
-def build_index_tables(spark, out: OutputFolder, run: WholeStage, config) -> dict:
-    """Write the four tables through `run`'s writer; returns the stage's stats."""
+def build_index_tables(spark, out: OutputFolder, run: WholeStage, config,
+                       in_task: bool | None = None) -> dict:
+    """Write the four tables through `run`'s writer; returns the stage's stats.
+
+    `in_task`: one DuckDB task (True), the Spark plan (False), or by the number of mentions
+    (None)."""
     readers = sorted(run.upstream)  # the stage(s) that linked the corpus
-    mentions = read_files(spark, out, "mentions", run.committed_files("mentions", readers))
-    uris = read_files(spark, out, "entity_uris", run.committed_files("entity_uris", readers))
+    mention_files = run.committed_files("mentions", readers)
+    uri_files = run.committed_files("entity_uris", readers)
+    if in_task is None:
+        in_task = sum(f.rows for f in mention_files) <= IN_TASK_MENTIONS
+    if in_task:
+        return _in_one_task(spark, out, run, config, mention_files, uri_files)
+    mentions = read_files(spark, out, "mentions", mention_files)
+    uris = read_files(spark, out, "entity_uris", uri_files)
 
     spark.sparkContext.setJobDescription("index: doc_entities")
     # Files hold disjoint, sorted ranges of documents: the count stage needs no shuffle.
@@ -81,3 +103,50 @@ def build_index_tables(spark, out: OutputFolder, run: WholeStage, config) -> dic
         "max_entities_per_doc": cap,
         **cap_stats,
     }
+
+
+def _in_one_task(spark, out: OutputFolder, run: WholeStage, config,
+                 mention_files: list[FileEntry], uri_files: list[FileEntry]) -> dict:
+    """All four tables by one task (`build_index`), written where the task runs."""
+    sc = spark.sparkContext
+    sc.setJobDescription("index: all tables in one task")
+    stem = run.writer.file_name().removesuffix(".parquet")
+    parts = max(1, sc.defaultParallelism)
+    mention_paths = [f.path for f in mention_files]
+    uri_paths = [f.path for f in uri_files]
+    cap, least = config.max_entities_per_doc, config.min_cooccurrence
+
+    def task(_):
+        attempt = TaskContext.get().attemptNumber()
+        columns = ["doc_id", "entity_id"]
+        mentions = _concat([out.read_file(p, columns) for p in mention_paths], "mentions",
+                           columns)
+        uris = _concat([out.read_file(p) for p in uri_paths], "entity_uris")
+        built = build_index(mentions, uris, min_cooccurrence=least, max_entities_per_doc=cap,
+                            doc_entity_files=parts)
+        if built.collisions:
+            return {"collisions": built.collisions, "files": [], "stats": {}}
+        entries = []
+        for table, data in (("doc_entities", built.doc_entities),
+                            ("entity_docs", built.entity_docs),
+                            ("entities", [built.entities]),
+                            ("cooccurrence", [built.cooccurrence])):
+            for i, part in enumerate(data):
+                entries.append(out.write_table_file(
+                    table, f"{stem}-p{i:05d}-a{attempt}.parquet", part,
+                    ROW_GROUPS.get(table)).to_json())
+        return {"collisions": 0, "files": entries, "stats": built.stats}
+
+    [result] = sc.parallelize([0], 1).map(task).collect()
+    if result["collisions"]:
+        raise RuntimeError(f"{result['collisions']} entity ids are shared by different URIs")
+    run.add(FileEntry.from_json(e) for e in result["files"])
+    return result["stats"]
+
+
+def _concat(tables: list[pa.Table], table: str, columns: list[str] | None = None) -> pa.Table:
+    schema = ALL_TABLES[table]
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    return pa.concat_tables([t.select(schema.names).cast(schema) for t in tables]) \
+        if tables else schema.empty_table()
