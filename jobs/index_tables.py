@@ -111,6 +111,7 @@ def _in_one_task(spark, out: OutputFolder, run: WholeStage, config,
     sc = spark.sparkContext
     sc.setJobDescription("index: all tables in one task")
     stem = run.writer.file_name().removesuffix(".parquet")
+    folders = {table: run.writer.table_dir(table) for table in TABLES}
     parts = max(1, sc.defaultParallelism)
     mention_paths = [f.path for f in mention_files]
     uri_paths = [f.path for f in uri_files]
@@ -133,7 +134,7 @@ def _in_one_task(spark, out: OutputFolder, run: WholeStage, config,
                             ("cooccurrence", [built.cooccurrence])):
             for i, part in enumerate(data):
                 entries.append(out.write_table_file(
-                    table, f"{stem}-p{i:05d}-a{attempt}.parquet", part,
+                    table, f"{folders[table]}/{stem}-p{i:05d}-a{attempt}.parquet", part,
                     ROW_GROUPS.get(table)).to_json())
         return {"collisions": 0, "files": entries, "stats": built.stats}
 

@@ -10,14 +10,13 @@ import pyarrow as pa
 import pytest
 
 from longtail.jobs import index_tables
-from longtail.jobs.index import run_index
-from longtail.jobs.link import run_link
 from longtail.linking.spec import LinkerSpec
 from longtail.output.folder import OutputFolder
 from longtail.output.runner import commit_stage
 from longtail.sample import SAMPLE_CORPUS
 from longtail.schemas.tables import ENTITY_URIS, MENTIONS
 from longtail.stage_config import CorpusConfig, IndexConfig
+from tests.spark.stages import run_index, run_link
 
 pytestmark = pytest.mark.spark
 
