@@ -9,9 +9,10 @@ once with one line naming the holder (host, process id, command, since when).
   over by the next writer, which says so.
 - **S3 and S3-compatible stores**: `OUT/_lock.json` created with a conditional PUT
   (`If-None-Match: *`: exactly one of two writers creates it) holding a lease that the holder
-  renews every `RENEW_SECONDS`; a lease not renewed for `LEASE_SECONDS` (its holder was killed)
-  is taken over with a conditional PUT on the stale lock's ETag (`If-Match`), so two writers
-  taking over at once cannot both win. The holder checks its lease before committing.
+  renews every `RENEW_SECONDS`. A lease not renewed for `LEASE_SECONDS` (its holder was
+  killed), or held by a process of this machine that is no longer running, is taken over with
+  a conditional PUT on the stale lock's ETag (`If-Match`), so two writers taking over at once
+  cannot both win. The holder checks its lease before committing.
 - **Other stores** (gs://, hdfs://, abfs://): pyarrow exposes no conditional write there; the
   lock is the same lease, created only when absent and read back, which serialises writers
   that do not start within the same second: run one writer at a time there.
@@ -62,6 +63,20 @@ def _parse(data: bytes) -> Holder | None:
         return Holder(**json.loads(data.decode("utf-8")))
     except (ValueError, TypeError):
         return None
+
+
+def _gone(holder: Holder) -> bool:
+    """Whether a lease's holder is known to have ended: a process of this machine that is no
+    longer running (its lease need not be waited out)."""
+    if holder.host != socket.gethostname():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def current_command() -> str:
@@ -175,7 +190,8 @@ class _LeaseLock:
             etag = self._s3.put(REMOTE_LOCK, body, if_none_match=True)
             if etag is None:
                 current, current_etag = self._s3.get(REMOTE_LOCK)
-                if current is not None and current.expires > time.time():
+                if current is not None and current.expires > time.time() \
+                        and not _gone(current):
                     raise self._held(current)
                 etag = self._s3.put(REMOTE_LOCK, body, if_match=current_etag)
                 if etag is None:  # another writer took it over first
@@ -188,7 +204,7 @@ class _LeaseLock:
             except FileNotFoundError:
                 existing = None
             current = _parse(existing) if existing else None
-            if current is not None and current.expires > time.time():
+            if current is not None and current.expires > time.time() and not _gone(current):
                 raise self._held(current)
             taken_over = current
             self.storage.write_bytes(REMOTE_LOCK, body)

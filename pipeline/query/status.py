@@ -48,7 +48,7 @@ def verify(out: OutputFolder, lineage: Lineage) -> list[str]:
     models = {out.locations.resolve(r.model.location, r.model.inside_out)
               for r in lineage.records.values() if r.model is not None}
     for folder in sorted(models):
-        from longtail.linking.statistical.model import verify_model
+        from longtail.linking.statistical.checksums import verify_model
 
         problems += [f"model {folder}: {line}" for line in verify_model(folder)]
     return problems
@@ -75,6 +75,35 @@ def _absolute(location: str) -> str:
     from longtail.output.storage import is_remote
 
     return location.rstrip("/") if is_remote(location) else os.path.abspath(location)
+
+
+def coverage_lines(out: OutputFolder) -> list[str]:
+    """How well the corpus and the QA set were linked, from the fresh tables."""
+    from longtail.report.coverage import coverage
+
+    found = coverage(out)
+    lines = []
+    docs = found.get("documents")
+    if docs:
+        share = docs["with_entity_share"]
+        per_doc = docs["mentions_per_document"]
+        lines.append(
+            f"  documents: {docs['documents_in']:,} in, {docs['documents_read']:,} read, "
+            f"{docs['failed']:,} failed; {docs['with_entity']:,} with at least one entity"
+            + (f" ({100 * share:.1f}%)" if share is not None else "")
+            + (f", {per_doc:.2f} mentions per document" if per_doc is not None else ""))
+    qa = found.get("qa")
+    if qa and "questions" in qa:
+        text = (f"  questions: {qa['questions']:,} read, {qa['linked']:,} linked, "
+                f"{qa['link_failed'] + qa['unreadable']:,} failed")
+        if "with_count" in qa:
+            share = qa["with_count_share"]
+            why = ", ".join(f"{reason} {n:,}" for reason, n in qa["without_count"].items())
+            text += (f"; {qa['with_count']:,} with a count"
+                     + (f" ({100 * share:.1f}%)" if share is not None else "")
+                     + (f", without: {why}" if why else ""))
+        lines.append(text)
+    return ["\nlinking coverage", *lines] if lines else []
 
 
 def print_status(out_root: str, verify_checksums: bool = False,
@@ -111,6 +140,8 @@ def print_status(out_root: str, verify_checksums: bool = False,
                               if v not in (None, [], ""))
             terminal.print(f"  parameters: {shown}", markup=False, soft_wrap=True)
     stale = [r["stage"] for r in rows if r["state"] != "fresh"]
+    for line in coverage_lines(out):
+        terminal.print(line, markup=False, soft_wrap=True)
     terminal.print("\n" + (f"not fresh: {', '.join(stale)}" if stale else "every stage is fresh"),
                    markup=False)
     if verify_checksums:

@@ -225,3 +225,20 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+def test_status_shows_linking_coverage(tmp_path, capsys):
+    from tests.unit.test_analysis_fixture import build_out
+
+    fixture = build_out(tmp_path)
+    assert main(["status", fixture.out.location]) == 0
+    printed = capsys.readouterr().out
+    docs = fixture.out.read_table("docs", fixture.out.committed_files("docs")).to_pylist()
+    with_entity = sum(1 for d in docs if d["n_mentions"] > 0)
+    statuses = [r["status"] for r in fixture.out.read_table(
+        "relevant_docs", fixture.out.committed_files("relevant_docs")).to_pylist()]
+    counted = statuses.count("counted") + statuses.count("zero")
+    assert "linking coverage" in printed
+    assert f"{len(docs):,} read" in printed and f"{with_entity:,} with at least one entity" \
+        in printed
+    assert f"{counted:,} with a count" in printed and "no answer entity 1" in printed
