@@ -9,7 +9,7 @@ Parquet file (row groups of 5,000 rows) and as 1,000 Parquet files. Measures the
 process on the first `--linker-mb` MB (MB per CPU second: the per-core rate of
 bench/linker.py), then for each variant runs `longtail run --master local[2]` as a real
 subprocess on a fresh output folder and prints, per stage: wall seconds (the stage's own
-line), CPU seconds of the whole process tree in that window, MB/s per core
+line), CPU seconds of the whole process tree over those seconds, MB/s per core
 (corpus MB / wall / cores), Spark jobs, stages and tasks (from Spark's event log), peak
 memory of the Python driver, of the JVM and of the Python workers (psutil, sampled every
 0.2 s), and the link stage's per-core rate over the in-process rate. The load average is
@@ -140,6 +140,7 @@ class TreeSampler:
         self.interval = interval
         self.cpu: dict[tuple[int, float], float] = {}
         self.peaks: dict[str, int] = defaultdict(int)
+        self.history: list[tuple[float, float]] = []  # (time, CPU seconds of the tree)
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -156,6 +157,18 @@ class TreeSampler:
         self.sample()
         with self.lock:
             return sum(self.cpu.values())
+
+    def cpu_at(self, moment: float) -> float:
+        """CPU seconds of the tree at `moment` (perf_counter), from the samples around it."""
+        with self.lock:
+            times = [t for t, _ in self.history]
+            at = np.searchsorted(times, moment)
+            if at == 0:
+                return 0.0
+            if at == len(times):
+                return self.history[-1][1]
+            (t0, c0), (t1, c1) = self.history[at - 1], self.history[at]
+            return c0 + (c1 - c0) * (moment - t0) / (t1 - t0 or 1)
 
     def sample(self) -> None:
         try:
@@ -178,6 +191,7 @@ class TreeSampler:
                 rss[role] += memory
                 if role == "workers":
                     largest_worker = max(largest_worker, memory)
+            self.history.append((time.perf_counter(), sum(self.cpu.values())))
             for role, value in rss.items():
                 self.peaks[role] = max(self.peaks[role], value)
             self.peaks["largest worker"] = max(self.peaks["largest worker"], largest_worker)
@@ -257,7 +271,8 @@ def checkout(ref: str, work: Path) -> Path:
 
 def run_variant(name: str, corpus: Path, corpus_mb: float, model: Path, work: Path,
                 master: str, run_args: list[str], code: Path | None = None) -> dict:
-    out = work / "runs" / name
+    label = f"{code.name if code else 'checkout'}-{corpus_mb:.0f}mb"
+    out = work / "runs" / label / name  # runs of other revisions or sizes may be going on
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     events = Path(tempfile.mkdtemp(prefix="longtail-events-"))
@@ -284,15 +299,17 @@ def run_variant(name: str, corpus: Path, corpus_mb: float, model: Path, work: Pa
             log.append(line)
             match = STAGE_LINE.match(line)
             if match:
-                now, cpu = time.perf_counter(), sampler.total_cpu()
-                stages.append({"stage": match[1], "seconds": float(match[2]),
-                               "window": now - mark_wall, "cpu": cpu - mark_cpu,
+                # the stage's own seconds end now: its CPU is the tree's over that span
+                now, cpu, seconds = time.perf_counter(), sampler.total_cpu(), float(match[2])
+                stages.append({"stage": match[1], "seconds": seconds,
+                               "window": now - mark_wall, "window_cpu": cpu - mark_cpu,
+                               "cpu": cpu - sampler.cpu_at(now - seconds),
                                "line": line.strip()})
                 mark_cpu, mark_wall = cpu, now
         proc.wait()
         total_cpu = sampler.total_cpu()
     wall = time.perf_counter() - started
-    (work / "runs" / f"{name}.log").write_text("".join(log), encoding="utf-8")
+    (out.parent / f"{name}.log").write_text("".join(log), encoding="utf-8")
     if proc.returncode != 0:
         raise SystemExit(f"{name}: longtail run failed ({proc.returncode}):\n"
                          + "".join(log[-40:]))
@@ -310,21 +327,23 @@ def show(result: dict, cores: int, rate: float) -> None:
           f"CPU {result['cpu']:.1f} s; load average before "
           f"{'/'.join(f'{x:.2f}' for x in result['load_before'])}, after "
           f"{'/'.join(f'{x:.2f}' for x in result['load_after'])}")
-    header = (f"  {'stage':<8} {'wall s':>7} {'CPU s':>7} {'MB/s/core':>9} {'jobs':>5} "
-              f"{'stages':>6} {'tasks':>6}")
+    header = (f"  {'stage':<8} {'wall s':>7} {'CPU s':>7} {'MB/s/core':>9} {'MB/CPU-s':>8} "
+              f"{'jobs':>5} {'stages':>6} {'tasks':>6}")
     print(header)
     accounted = 0.0
     for stage in result["stages"]:
         spark = result["spark"].get(stage["stage"], {})
         accounted += stage["seconds"]
         per_core = mb / stage["seconds"] / cores if stage["seconds"] else float("nan")
+        per_cpu = mb / stage["cpu"] if stage["cpu"] else float("nan")
         print(f"  {stage['stage']:<8} {stage['seconds']:7.1f} {stage['cpu']:7.1f} "
-              f"{per_core:9.2f} {spark.get('jobs', 0):5} {spark.get('stages', 0):6} "
-              f"{spark.get('tasks', 0):6}")
+              f"{per_core:9.2f} {per_cpu:8.2f} {spark.get('jobs', 0):5} "
+              f"{spark.get('stages', 0):6} {spark.get('tasks', 0):6}")
         if stage["stage"] == "link":
             result["link_over_in_process"] = per_core / rate
+            result["link_cpu_over_in_process"] = per_cpu / rate
     other = result["spark"].get("other", {})
-    print(f"  {'other':<8} {result['wall'] - accounted:7.1f} {'':>7} {'':>9} "
+    print(f"  {'other':<8} {result['wall'] - accounted:7.1f} {'':>7} {'':>9} {'':>8} "
           f"{other.get('jobs', 0):5} {other.get('stages', 0):6} {other.get('tasks', 0):6}"
           "   (start-up, plans, jobs without a stage's description)")
     peaks = result["peaks"]
@@ -335,7 +354,9 @@ def show(result: dict, cores: int, rate: float) -> None:
     index = next((s for s in result["stages"] if s["stage"] == "index"), None)
     if link:
         print(f"  link per core {mb / link['seconds'] / cores:.2f} MB/s = "
-              f"{result['link_over_in_process']:.2f} of the in-process {rate:.2f} MB/CPU-s"
+              f"{result['link_over_in_process']:.2f} of the in-process {rate:.2f} MB/CPU-s "
+              f"(per CPU second {result['link_cpu_over_in_process']:.2f} of it; cores busy "
+              f"{link['cpu'] / link['seconds']:.2f} of {cores})"
               + (f"; index / link = {index['seconds'] / link['seconds']:.2f}" if index else ""))
 
 
@@ -360,11 +381,19 @@ def main() -> int:
     parser.add_argument("--code", metavar="REF",
                         help="run longtail from this git revision instead of the checkout "
                              "(e.g. the commit before a change: the 'before' figures)")
+    parser.add_argument("--show", type=Path, metavar="JSON",
+                        help="print the figures saved with --save by an earlier run, and stop")
     args = parser.parse_args()
+    cores = int(m[1]) if (m := MASTER_CORES.fullmatch(args.master)) else os.cpu_count() or 1
+    if args.show:
+        saved = json.loads(args.show.read_text(encoding="utf-8"))
+        print(f"in-process linker: {saved['in_process']['mb_per_cpu_s']:.2f} MB per CPU second")
+        for result in saved["runs"]:
+            show(result, cores, saved["in_process"]["mb_per_cpu_s"])
+        return 0
     variants = [v for v in args.variants.split(",") if v]
     if bad := [v for v in variants if v not in VARIANTS]:
         parser.error(f"unknown variant {bad[0]!r}; choose of {', '.join(VARIANTS)}")
-    cores = int(m[1]) if (m := MASTER_CORES.fullmatch(args.master)) else os.cpu_count() or 1
     work: Path = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     model = build_model(work, args.surface_forms)

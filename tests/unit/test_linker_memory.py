@@ -153,3 +153,26 @@ def test_working_memory_is_a_cheap_bound_that_flattens_past_the_limit(model):
     # past the limit only the annotations' share grows
     per_character = (estimates[3] - estimates[2]) / (sizes[3] - sizes[2])
     assert per_character < estimates[1] / sizes[1]
+
+
+def test_the_caches_key_table_answers_as_a_dict_in_16_bytes_an_entry():
+    import numpy as np
+
+    from longtail.linking.statistical.spotter import KeyTable
+
+    rng = np.random.default_rng(1)
+    table, expected = KeyTable(), {}
+    for _ in range(200):  # batches of 1 to 5,000 keys, as texts bring them
+        keys = np.unique(rng.integers(0, 2**63, size=int(rng.integers(1, 5_000)),
+                                      dtype=np.uint64))
+        new = keys[table.get(keys) < 0]
+        rows = np.arange(len(expected), len(expected) + len(new))
+        table.add(new, rows)
+        expected.update(zip(new.tolist(), rows.tolist(), strict=True))
+        asked = np.concatenate([keys, rng.integers(0, 2**63, size=50, dtype=np.uint64)])
+        assert table.get(asked).tolist() == [expected.get(k, -1) for k in asked.tolist()]
+    assert len(table) == len(expected) > 400_000
+    held = sum(keys.nbytes + rows.nbytes for keys, rows in table._levels)
+    assert held == 16 * len(expected)
+    table.clear()
+    assert len(table) == 0 and table.get(asked).tolist() == [-1] * len(asked)

@@ -238,7 +238,8 @@ class StatisticalLinker:
     def _collect(self, scores: Scores | None, offsets: list[int],
                  out: list[list[Annotation]], support: int, confidence: float) -> None:
         """Append the annotations that pass the filters to `out[d]`, the list of the text
-        that starts at `offsets[d]` of the scored string."""
+        that starts at `offsets[d]` of the scored string (for a piece of a longer text, minus
+        the piece's offset in it)."""
         if scores is None:
             return
         best = scores.starts

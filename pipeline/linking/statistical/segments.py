@@ -8,14 +8,14 @@ has at most `max_context` (200) sentences, else windows of whole sentences of at
 tokens. The one window of a long text is its set of distinct known tokens, collected piece by
 piece first (`Segmenter.pieces` twice); windows are cut along as they close.
 
-Two rules apply only to text with no sentence start within `SEGMENT_CHARS` (200,000 characters),
-where Spotlight would hold the whole run at once:
+Two rules differ from Spotlight, and only next to a sentence longer than `SEGMENT_CHARS`
+(200,000 characters), which Spotlight would hold whole:
 
-- a sentence longer than that is cut at its last whitespace before the limit (at the limit
-  itself, inside a token, when it has none), and the cut ends the sentence: no spot, capital
-  sequence or chunk crosses it;
-- a context window that would grow past the limit is closed at the last sentence start before
-  it (windows hold about 200 tokens otherwise).
+- such a sentence is cut at its last whitespace before the limit (at the limit itself, inside
+  a token, when it has none), and the cut ends the sentence: no spot, capital sequence or chunk
+  crosses it;
+- a context window that would reach past the limit, which only such a sentence makes happen
+  (windows hold about 200 tokens), is closed at the last sentence start before the limit.
 """
 
 from __future__ import annotations

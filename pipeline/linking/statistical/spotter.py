@@ -71,27 +71,27 @@ def append(column: np.ndarray, values: np.ndarray, used: int) -> np.ndarray:
 
 class KeyTable:
     """A map from uint64 keys to int64 rows in sorted numpy arrays: 16 bytes an entry, where a
-    dict of Python ints takes about 100. Lookups are vectorised binary searches in a large
-    level and a small one; new keys go into the small level, which is merged into the large
-    one when it outgrows an eighth of it (so each key is copied a few times, not once per
-    batch)."""
+    dict of Python ints takes about 100. Lookups are vectorised binary searches in three
+    sorted levels; new keys go into the smallest, and a level is merged into the next when it
+    outgrows its share (2,048 entries; 65,536 or an eighth of the largest), so that adding a
+    few keys copies little and each key is copied a few times in all."""
 
-    _SMALL = 1 << 16
+    _TINY, _MIDDLE = 1 << 11, 1 << 16
 
     def __init__(self) -> None:
         self.clear()
 
     def clear(self) -> None:
-        none_keys, none_rows = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-        self._large = self._small = (none_keys, none_rows)
+        none = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+        self._levels = [none, none, none]  # largest first
 
     def __len__(self) -> int:
-        return len(self._large[0]) + len(self._small[0])
+        return sum(len(keys) for keys, _ in self._levels)
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The row of each key, -1 where it is not in the table."""
         rows = np.full(len(keys), -1, dtype=np.int64)
-        for table, values in (self._large, self._small):
+        for table, values in self._levels:
             if len(table):
                 found, pos = contains_sorted(table, keys)
                 rows[found] = values[pos[found]]
@@ -100,15 +100,18 @@ class KeyTable:
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Add keys that are not in the table yet (distinct), with their rows."""
         order = np.argsort(keys, kind="stable")
-        small = _merge(self._small, (keys[order], rows[order]))
-        if len(small[0]) > max(self._SMALL, len(self._large[0]) // 8):
-            self._large = _merge(self._large, small)
-            small = (small[0][:0], small[1][:0])
-        self._small = small
+        large, middle, tiny = self._levels
+        tiny = _merge(tiny, (keys[order], rows[order]))
+        if len(tiny[0]) > self._TINY:
+            middle, tiny = _merge(middle, tiny), (tiny[0][:0], tiny[1][:0])
+            if len(middle[0]) > max(self._MIDDLE, len(large[0]) // 8):
+                large, middle = _merge(large, middle), (middle[0][:0], middle[1][:0])
+        self._levels = [large, middle, tiny]
 
 
 def _merge(into: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
            ) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted (keys, rows) levels as one."""
     at = np.searchsorted(into[0], new[0])
     return np.insert(into[0], at, new[0]), np.insert(into[1], at, new[1])
 
