@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -101,3 +103,22 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def s3_environment(*buckets: str) -> Iterator[S3Server]:
+    """A server with these buckets, its credentials and endpoint in this process's
+    environment while the block runs (as a user's shell would have them)."""
+    with S3Server() as server:
+        for bucket in buckets:
+            server.client().create_bucket(Bucket=bucket)
+        saved = {key: os.environ.get(key) for key in server.env()}
+        os.environ.update(server.env())
+        try:
+            yield server
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

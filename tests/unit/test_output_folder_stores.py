@@ -20,7 +20,7 @@ from longtail.output.runner import commit_stage
 from longtail.output.storage import Storage
 from longtail.schemas.tables import DOCS
 from tests.servers.http_files import HttpFileServer
-from tests.servers.object_store import S3Server
+from tests.servers.object_store import s3_environment
 
 DBR = "http://dbpedia.org/resource/"
 
@@ -35,16 +35,8 @@ def docs_table(n: int = 3):
 
 @pytest.fixture(scope="module")
 def s3():
-    with S3Server() as server:
-        server.client().create_bucket(Bucket="locks")
-        saved = {k: os.environ.get(k) for k in server.env()}
-        os.environ.update(server.env())
+    with s3_environment("locks") as server:
         yield server
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_one_writer_at_a_time_on_s3_and_an_expired_lease_is_taken_over(s3):
