@@ -91,10 +91,12 @@ class KeyTable:
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The row of each key, -1 where it is not in the table."""
         rows = np.full(len(keys), -1, dtype=np.int64)
+        asked = np.arange(len(keys))  # the keys not found yet: most are in the largest level
         for table, values in self._levels:
-            if len(table):
-                found, pos = contains_sorted(table, keys)
-                rows[found] = values[pos[found]]
+            if len(table) and len(asked):
+                found, pos = contains_sorted(table, keys[asked])
+                rows[asked[found]] = values[pos[found]]
+                asked = asked[~found]
         return rows
 
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
