@@ -143,18 +143,10 @@ def test_verify_model_on_a_folder_that_is_not_a_model(tmp_path):
 
 @pytest.fixture(scope="module")
 def s3():
-    from tests.servers.object_store import S3Server
+    from tests.servers.object_store import s3_environment
 
-    with S3Server() as server:
-        server.client().create_bucket(Bucket="models")
-        old = {k: os.environ.get(k) for k in server.env()}
-        os.environ.update(server.env())
+    with s3_environment("models") as server:
         yield server
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_a_model_copied_from_object_storage_is_verified_while_copied(s3, pristine, model,
