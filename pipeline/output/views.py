@@ -14,6 +14,7 @@ stale table refuses to answer, and which reads OUT's committed files and can wri
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -161,7 +162,12 @@ def connect(out_root: str | OutputFolder, allow_stale: bool = False,
         con.execute("SET autoload_known_extensions = false")
         con.execute("SET lock_configuration = true")
         for statement in view_statements(lineage, COMMITTED_ROOT, allow_stale):
-            con.execute(statement)
+            try:
+                con.execute(statement)
+            except duckdb.Error as err:  # a view reads its files' footers when it is made
+                table = statement.split()[4]  # CREATE OR REPLACE VIEW <table> AS ...
+                raise UsageError(damaged_file_line(
+                    out, lineage, err, lineage.committed_files(table))) from None
     except BaseException:
         con.close()
         raise
@@ -177,6 +183,21 @@ def spill_directory(out: OutputFolder) -> str:
         if Path(folder).resolve().is_relative_to(root):
             return ""
     return folder
+
+
+def damaged_file_line(out: OutputFolder, lineage: Lineage, err: Exception,
+                      files: list[FileEntry] | None = None) -> str:
+    """One line for DuckDB failing on OUT's files: the damaged file named when one of `files`
+    (by default, the committed files the error names) is not what was written, else the
+    error itself."""
+    if files is None:
+        named = set(re.findall(re.escape(COMMITTED_ROOT) + r"([^'\"\s\]]+)", str(err)))
+        files = [f for r in lineage.records.values() for f in r.all_files() if f.path in named]
+    damaged = out.verify_files(files)
+    if damaged:
+        return (f"{out.display()}: {damaged[0]}; run `longtail status --verify` to see every "
+                "damaged file")
+    return query_error(err)
 
 
 def query_error(err: Exception) -> str:

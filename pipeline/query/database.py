@@ -20,8 +20,9 @@ import pyarrow as pa
 from longtail.console import unique_names
 from longtail.errors import UsageError
 from longtail.output.folder import OutputFolder
+from longtail.output.lineage import Lineage
 from longtail.output.storage import atomic_path
-from longtail.output.views import MACROS, connect, query_error
+from longtail.output.views import MACROS, connect, damaged_file_line
 from longtail.schemas import ALL_TABLES
 
 EXPORT_FORMATS = (".csv", ".parquet", ".jsonl")
@@ -140,7 +141,8 @@ def run_query(out_root: str | OutputFolder, sql: str, allow_stale: bool = False
         try:
             return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
-            raise UsageError(query_error(err)) from None
+            out = out_root if isinstance(out_root, OutputFolder) else OutputFolder(out_root)
+            raise UsageError(damaged_file_line(out, Lineage(out), err)) from None
 
 
 def check_export_target(path: str, out: OutputFolder) -> Path:

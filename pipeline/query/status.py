@@ -81,7 +81,10 @@ def coverage_lines(out: OutputFolder) -> list[str]:
     """How well the corpus and the QA set were linked, from the fresh tables."""
     from longtail.report.coverage import coverage
 
-    found = coverage(out)
+    try:
+        found = coverage(out)
+    except UsageError as err:  # a damaged file: the stages above, and --verify, say which
+        return ["\nlinking coverage", f"  unavailable: {err}"]
     lines = []
     docs = found.get("documents")
     if docs:

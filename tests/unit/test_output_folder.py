@@ -163,6 +163,10 @@ def test_verify_finds_damage_the_cheap_check_cannot_see(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"damaged: {victim.path} is damaged" in printed and "(written by `index`)" in printed
     assert "verify: 1 damaged of" in printed
+    # a query that reads it stops with one line naming the file, not DuckDB's complaint
+    assert main(["query", out.location, "SELECT count(*) FROM entities"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and f"{victim.path} is damaged" in error[0], error
 
 
 def test_a_killed_overwrite_leaves_the_previous_run_readable_and_whole(tmp_path):
