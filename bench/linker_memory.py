@@ -12,7 +12,7 @@ text) in a fresh process, with Spotlight's defaults (confidence 0.5, support 0):
 
 Two models: the synthetic one of bench/linker.py (`--surface-forms`, its corpus of made-up
 names; "Paris" is no surface form there, so every sub-chunk of the run is tried and fails),
-and the sample model (tests/golden/wikistats, the wikistats `longtail model build` wrote for
+and the sample model (longtail/sample/wikistats, the wikistats `longtail model build` wrote for
 the bundled sample wiki, what `longtail demo` links with; "Paris" is linked there, and its
 10 MB texts are the bundled sample corpus repeated).
 
@@ -57,6 +57,7 @@ def memory(key):
         if name == key:
             return int(value.split()[0]) * 1024
 
+from longtail.sample import SAMPLE_WIKISTATS
 from longtail.linking.statistical import StatisticalLinker
 linker = StatisticalLinker.load({model!r})
 case = {case!r}
@@ -115,6 +116,7 @@ def prepare(out: Path, surface_forms: int, reuse: bool) -> dict[str, tuple[Path,
     import linker
 
     from longtail.linking.statistical import import_wikistats
+    from longtail.sample import SAMPLE_WIKISTATS
 
     out.mkdir(parents=True, exist_ok=True)
     built = out / "synthetic" / "build.json"
@@ -127,7 +129,7 @@ def prepare(out: Path, surface_forms: int, reuse: bool) -> dict[str, tuple[Path,
                          overwrite=True)
         built.write_text(json.dumps(stats), encoding="utf-8")
     if not (reuse and (out / "sample-model").is_dir()):
-        import_wikistats(ROOT / "tests" / "golden" / "wikistats", out / "sample-model",
+        import_wikistats(SAMPLE_WIKISTATS, out / "sample-model",
                          overwrite=True)
     synthetic = (out / "synthetic" / "corpus.txt").read_text(encoding="utf-8").splitlines()
     return {

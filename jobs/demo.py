@@ -12,7 +12,7 @@ from rich.table import Table
 
 from longtail.linking.spec import LinkerSpec
 from longtail.output.folder import OutputFolder
-from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKI, SAMPLE_WIKISTATS
 from longtail.stage_config import CorpusConfig, CountConfig, IndexConfig, QAConfig
 from longtail.stages import stage
 
@@ -27,10 +27,13 @@ TRY_QUERY = (
 )
 
 
-def run_demo(out_dir: str, master: str | None = None) -> dict:
-    """Build the sample model from its Wikipedia XML, then link, qa, index and count."""
+def run_demo(out_dir: str, master: str | None = None, build: bool = False) -> dict:
+    """The sample model, imported from the wikistats `longtail model build` computes from the
+    sample wiki (or, with `build`, built from the wiki with Spark), then link, qa, index and
+    count."""
     from longtail.jobs.build_model import build_model
     from longtail.jobs.session import spark_session
+    from longtail.linking.statistical import import_wikistats
     from longtail.output.context import Planned, run_stages
 
     out = OutputFolder(out_dir)
@@ -41,8 +44,12 @@ def run_demo(out_dir: str, master: str | None = None) -> dict:
     seconds: dict[str, float] = {}
     model_dir = root / "model"
     started = time.perf_counter()
-    if not (model_dir / "model.json").exists():
-        build_model(spark, [str(SAMPLE_WIKI)], str(model_dir), DEMO_BUILD)
+    if build:
+        build_model(spark, [str(SAMPLE_WIKI)], str(model_dir), {**DEMO_BUILD, "overwrite": True})
+    elif not (model_dir / "model.json").exists():
+        import_wikistats(SAMPLE_WIKISTATS, model_dir,
+                         min_surface_form_count=DEMO_BUILD["min_surface_form_count"],
+                         min_context_count=DEMO_BUILD["min_token_count"])
     seconds["model"] = time.perf_counter() - started
     spec = LinkerSpec(model=str(model_dir), confidence=DEMO_CONFIDENCE, support=DEMO_SUPPORT)
     planned = [

@@ -1,6 +1,6 @@
 """Output folders of the bundled sample, built in this process without Spark.
 
-The model is imported from tests/golden/wikistats (what `longtail model build` wrote for the
+The model is imported from longtail/sample/wikistats (what `longtail model build` wrote for the
 sample wiki). Link and qa run the stages' own shard functions (`link_shard`, `link_qa_shard`)
 through the stage runner with a local executor; index and count are the same tables the Spark
 stages write, computed here with pyarrow and set intersections (min_cooccurrence 1, no country
@@ -30,12 +30,12 @@ from longtail.output.runner import commit_stage, local_executor
 from longtail.qa.linking import READ_SHARD, link_qa_shard, write_read_failures
 from longtail.qa.readers import QAPair, read_qa, resolve_qa_paths
 from longtail.qa.relevant import QAEntityLists, relevant_docs_table
-from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_QA, SAMPLE_WIKISTATS
 from longtail.schemas.tables import DOC_ENTITIES, ENTITIES
 from longtail.stage_config import CorpusConfig, QAConfig
 from longtail.stages import stage as registered
 
-GOLDEN_WIKISTATS = Path(__file__).resolve().parent / "golden" / "wikistats"
+GOLDEN_WIKISTATS = SAMPLE_WIKISTATS
 
 
 def quiet(message: str) -> None:

@@ -1,7 +1,9 @@
 """The bundled sample: a small wiki export, a web-like corpus and QA pairs about the same entities.
 
-`longtail demo` builds a linking model from SAMPLE_WIKI, links SAMPLE_CORPUS and SAMPLE_QA with it
-and counts relevant documents. README.md beside this file describes every file and its counts.
+`longtail demo` imports the linking model's statistics for SAMPLE_WIKI (SAMPLE_WIKISTATS, what
+`longtail model build` computes from it; `--build-model` builds them again), links
+SAMPLE_CORPUS and SAMPLE_QA with it and counts relevant documents. README.md beside this
+file describes every file and its counts.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ SAMPLE_FILES: dict[str, str] = {
     "corpus": "corpus/sample-corpus.jsonl",
     "qa": "qa/sample-qa.jsonl",
     "qa-design": "qa/sample-qa-design.jsonl",
+    "wikistats": "wikistats",
 }
 
 
 def sample_path(name: str) -> Path:
-    """Path of one bundled sample file by name ("wiki", "corpus", "qa", "qa-design")."""
+    """Path of one bundled sample file by name ("wiki", "corpus", "qa", "qa-design",
+    "wikistats")."""
     try:
         relative = SAMPLE_FILES[name]
     except KeyError:
@@ -36,6 +40,8 @@ SAMPLE_CORPUS = sample_path("corpus")
 SAMPLE_QA = sample_path("qa")
 # Intended entities, status and co-occurrence bucket of every QA pair (see README.md).
 SAMPLE_QA_DESIGN = sample_path("qa-design")
+# The four wikistats files `longtail model build` writes for SAMPLE_WIKI (a test rebuilds them).
+SAMPLE_WIKISTATS = sample_path("wikistats")
 
 __all__ = [
     "SAMPLE_CORPUS",
@@ -43,5 +49,6 @@ __all__ = [
     "SAMPLE_QA",
     "SAMPLE_QA_DESIGN",
     "SAMPLE_WIKI",
+    "SAMPLE_WIKISTATS",
     "sample_path",
 ]

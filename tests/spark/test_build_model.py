@@ -315,3 +315,14 @@ def test_wrong_usage_is_a_usage_error(spark, tmp_path) -> None:
     with pytest.raises(UsageError, match="not empty"):
         build_model(spark, [dump], tmp_path / "full")
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_building_the_sample_gives_the_wikistats_the_demo_imports(sample_model) -> None:
+    """`longtail demo` imports the sample's wikistats instead of building them (seconds, not a
+    Spark build): they must be exactly what `model build` writes for the sample wiki."""
+    from longtail.sample import SAMPLE_WIKISTATS
+
+    for name in ("uriCounts", "pairCounts", "sfAndTotalCounts", "tokenCounts"):
+        built = (Path(sample_model) / "wikistats" / name).read_text(encoding="utf-8")
+        packaged = bz2.decompress((SAMPLE_WIKISTATS / f"{name}.bz2").read_bytes()).decode()
+        assert sorted(built.splitlines()) == sorted(packaged.splitlines()), name

@@ -1,6 +1,6 @@
 """The embedded linker's annotations against a golden set recorded with an earlier version.
 
-The model is imported from tests/golden/wikistats: the wikistats `longtail model build` wrote
+The model is imported from longtail/sample/wikistats: the wikistats `longtail model build` wrote
 for the bundled sample wiki (what `longtail demo` links with). The golden annotations cover the
 bundled sample corpus (confidence 0.4), the first real C4 documents of ../shared/data (0.0,
 skipped when absent) and one text of 250 sentences, scored in context windows (0.4). A row is
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from longtail.linking.statistical import StatisticalLinker, import_wikistats
-from longtail.sample import SAMPLE_CORPUS
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_WIKISTATS
 from tests.conftest import SHARED_DATA, shared_path
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -63,7 +63,7 @@ def annotate(linker: StatisticalLinker, name: str, confidence: float,
 @pytest.fixture(scope="module")
 def linker(tmp_path_factory) -> StatisticalLinker:
     model = tmp_path_factory.mktemp("golden") / "model"
-    import_wikistats(GOLDEN / "wikistats", model, min_surface_form_count=1, min_context_count=1)
+    import_wikistats(SAMPLE_WIKISTATS, model, min_surface_form_count=1, min_context_count=1)
     return StatisticalLinker.load(model)
 
 
@@ -94,7 +94,7 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        import_wikistats(GOLDEN / "wikistats", Path(tmp) / "model", min_surface_form_count=1,
+        import_wikistats(SAMPLE_WIKISTATS, Path(tmp) / "model", min_surface_form_count=1,
                          min_context_count=1)
         linker = StatisticalLinker.load(Path(tmp) / "model")
         c4 = SHARED_DATA.joinpath(*C4)

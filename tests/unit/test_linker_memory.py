@@ -2,7 +2,7 @@
 
 No timings: the tests count what the linker does (`SpotSelector.work`: spans, sub-chunks and
 characters of spellings looked up; `Segmenter.forced_cuts`) and what tracemalloc sees it
-allocate. The model is the sample model (tests/golden/wikistats), where "Paris" is a surface
+allocate. The model is the sample model (longtail/sample/wikistats), where "Paris" is a surface
 form of one entity and no run of two or more "Paris" is; its longest surface form has 30
 characters. Spotlight links every "Paris" of `"Paris " * n`.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from longtail.linking.statistical import StatisticalLinker, import_wikistats
-from longtail.sample import SAMPLE_CORPUS
+from longtail.sample import SAMPLE_CORPUS, SAMPLE_WIKISTATS
 
-GOLDEN_WIKISTATS = Path(__file__).resolve().parents[1] / "golden" / "wikistats"
+GOLDEN_WIKISTATS = SAMPLE_WIKISTATS
 PARIS = "http://dbpedia.org/resource/Paris"
 
 

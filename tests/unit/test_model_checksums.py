@@ -1,6 +1,6 @@
 """Model files carry content checksums: a damaged file stops the load in one line, copies load.
 
-The model is the sample model (tests/golden/wikistats). "Damaged" here is what a disk or a
+The model is the sample model (longtail/sample/wikistats). "Damaged" here is what a disk or a
 careless copy does: a file overwritten with other bytes of the same size, which a size check
 cannot see and which made the linker link silently worse.
 """
@@ -19,8 +19,9 @@ import pytest
 from longtail.errors import UsageError
 from longtail.linking.spec import model_id
 from longtail.linking.statistical import StatisticalLinker, import_wikistats, verify_model
+from longtail.sample import SAMPLE_WIKISTATS
 
-GOLDEN_WIKISTATS = Path(__file__).resolve().parents[1] / "golden" / "wikistats"
+GOLDEN_WIKISTATS = SAMPLE_WIKISTATS
 TEXT = "Paris is the capital of France. Homer wrote the Iliad; Achilles fought at Troy."
 
 
