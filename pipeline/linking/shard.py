@@ -28,11 +28,14 @@ class EntityUris:
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[str, int, tuple[str, ...]]] = {}
+        self.ids: dict[str, int] = {}  # URI -> entity id, hashed once per URI
 
     def add(self, annotation: Annotation) -> int:
         """Remember the annotation's entity; returns its id."""
-        eid = entity_id(annotation.uri)
-        self.seen.setdefault(eid, (annotation.uri, annotation.support, annotation.types))
+        eid = self.ids.get(annotation.uri)
+        if eid is None:
+            eid = self.ids[annotation.uri] = entity_id(annotation.uri)
+            self.seen.setdefault(eid, (annotation.uri, annotation.support, annotation.types))
         return eid
 
     def table(self) -> pa.Table:
@@ -56,14 +59,15 @@ class MentionsBuilder:
         self.uris = EntityUris()
 
     def add(self, doc_id: int, annotations: list[Annotation]) -> None:
+        if not annotations:
+            return
         cols = self.columns
-        for a in annotations:
-            cols["doc_id"].append(doc_id)
-            cols["entity_id"].append(self.uris.add(a))
-            cols["surface_form"].append(a.surface_form)
-            cols["offset"].append(a.offset)
-            cols["similarity"].append(a.similarity)
-            cols["second_rank"].append(a.second_rank)
+        cols["doc_id"].extend([doc_id] * len(annotations))
+        cols["entity_id"].extend([self.uris.add(a) for a in annotations])
+        cols["surface_form"].extend([a.surface_form for a in annotations])
+        cols["offset"].extend([a.offset for a in annotations])
+        cols["similarity"].extend([a.similarity for a in annotations])
+        cols["second_rank"].extend([a.second_rank for a in annotations])
 
     def mentions(self) -> pa.Table:
         return pa.table(self.columns, schema=MENTIONS)
