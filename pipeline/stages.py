@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from longtail.analysis import commands_args as texts
 from longtail.analysis.configs import (
     AccuracyConfig,
     CounterfactualConfig,
@@ -132,33 +133,35 @@ for _stage in (
           writes=("relevant_docs",), spark=True, in_run=True),
     Stage("import", ("import", "paper"), "read Kandpal et al.'s entity map and QA entity "
           "files into an output folder", ImportPaperConfig,
-          "longtail.analysis.paper_import:run_import",
+          "longtail.analysis.paper_import:run_import", description=texts.IMPORT_PAPER_DESCRIPTION,
           writes=("docs", "doc_entities", "entity_docs", "entity_uris", "entities", "failures",
                   "qa_questions", "qa_entities"),
           replaces=("link", "index", "qa", "count")),
     Stage("accuracy", ("analyze", "accuracy"), "QA accuracy by number of relevant documents "
           "(Kandpal et al., Figure 1)", AccuracyConfig,
-          "longtail.analysis.commands:run_accuracy",
+          "longtail.analysis.commands:run_accuracy", description=texts.ACCURACY_DESCRIPTION,
           reads=("relevant_docs",),
           writes=("accuracy", "accuracy_summary", "accuracy_questions"), out_positional=True,
           needs=("scipy.stats",)),
     Stage("counterfactual", ("counterfactual",), "draw questions per bin and the documents a "
           "counterfactual corpus leaves out", CounterfactualConfig,
           "longtail.analysis.commands:run_counterfactual",
+          description=texts.COUNTERFACTUAL_DESCRIPTION,
           reads=("relevant_docs", "doc_entities", "docs"),
           writes=("counterfactual_questions", "counterfactual_removed"), out_positional=True),
     Stage("duplicates", ("duplicates",), "exact and near duplicates in the corpus, and relevant "
           "documents counted once per duplicate cluster", DuplicatesConfig,
-          "longtail.analysis.commands:run_duplicates",
+          "longtail.analysis.commands:run_duplicates", description=texts.DUPLICATES_DESCRIPTION,
           reads=("docs",), writes=("duplicates", "relevant_docs_unique"), out_positional=True,
           needs=("datasketch",)),
     Stage("exposure", ("exposure",), "when in the training stream each question's relevant "
           "documents appear", ExposureConfig, "longtail.analysis.commands:run_exposure",
+          description=texts.EXPOSURE_DESCRIPTION,
           reads=("docs", "doc_entities", "relevant_docs"), writes=("exposure",),
           out_positional=True),
     Stage("export_longtail", ("export", "longtail"), "write the QA pairs with few relevant "
           "documents (and REMIX-style mixing data) for fine-tuning", ExportLongtailConfig,
-          "longtail.analysis.commands:run_export_longtail",
+          "longtail.analysis.commands:run_export_longtail", description=texts.LONGTAIL_DESCRIPTION,
           reads=("relevant_docs",), writes=("longtail_set",), out_positional=True),
 ):
     register(_stage)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from longtail.analysis.accuracy import NORMALISATIONS
-from longtail.analysis.longtail_sets import MIX_KINDS
 from longtail.analysis.paper_formats import VALUE_STYLES
 from longtail.analysis.predictions import DEFAULT_METRIC
 from longtail.analysis.predictions import FORMATS as PREDICTION_FORMATS
-from longtail.qa.readers import FORMATS as QA_FORMATS
 
 BINS = ("Bins of relevant documents: 0, then [1,10), [10,100), ... (labelled 1-9,\n"
         "10-99, ...); questions without a count are 'uncounted'")
@@ -153,27 +150,6 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def accuracy(p: argparse.ArgumentParser) -> None:
-    _out_dir(p)
-    p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
-                   help="predictions files: our JSON Lines, or lm-evaluation-harness "
-                        "--log_samples files")
-    p.add_argument("--predictions-format", choices=PREDICTION_FORMATS, default=None,
-                   help="the files' format (default: detected from each file's first line)")
-    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
-                   help="the lm-eval sample field holding 0/1 correctness (default "
-                        f"{DEFAULT_METRIC})")
-    p.add_argument("--labels", nargs="+", metavar="NAME",
-                   help="a name per predictions file for the table and legend "
-                        "(default: file names)")
-    p.add_argument("--min-bin-size", type=_non_negative, default=0, metavar="N",
-                   help="mark bins with fewer questions (shown, hollow in the plot; default 0)")
-    p.add_argument("--normalization", choices=NORMALISATIONS, default="squad",
-                   help="answer normalisation: squad removes punctuation, triviaqa turns it "
-                        "into spaces (default squad)")
-    p.add_argument("--plot", metavar="PNG", help="write the accuracy plot here")
-
-
 def compare(p: argparse.ArgumentParser) -> None:
     from longtail.stage_config import add_storage
 
@@ -189,37 +165,6 @@ def compare(p: argparse.ArgumentParser) -> None:
                    help="write the per-question table (.parquet or .csv), one column per corpus")
     p.add_argument("--plot", metavar="PNG", help="write a scatter matrix on log axes here")
     add_storage(p)
-
-
-def counterfactual(p: argparse.ArgumentParser) -> None:
-    _out_dir(p)
-    p.add_argument("--per-bin", type=int, required=True, metavar="N",
-                   help="counted questions to draw per bin (all of a smaller bin)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--write-corpus", metavar="DIR",
-                   help="write the corpus without the removed documents into this new folder")
-
-
-def duplicates(p: argparse.ArgumentParser) -> None:
-    _out_dir(p)
-    p.add_argument("--threshold", type=float, default=0.8,
-                   help="Jaccard similarity of word shingles for near duplicates (default 0.8)")
-    p.add_argument("--num-perm", type=int, default=128,
-                   help="MinHash permutations (default 128)")
-    p.add_argument("--shingle", type=int, default=5, help="words per shingle (default 5)")
-    p.add_argument("--top", type=int, default=10, help="largest clusters to show (default 10)")
-
-
-def exposure(p: argparse.ArgumentParser) -> None:
-    _out_dir(p)
-    step = p.add_mutually_exclusive_group()
-    step.add_argument("--docs-per-step", type=int, metavar="N",
-                      help="documents per training step")
-    step.add_argument("--tokens-per-step", type=int, metavar="N",
-                      help="tokens per training step (tokens estimated from characters)")
-    p.add_argument("--tokens-per-char", type=float, default=0.25,
-                   help="tokens per character for --tokens-per-step (default 0.25)")
-    p.add_argument("--plot", metavar="PNG", help="write a histogram of the gaps here")
 
 
 def report(p: argparse.ArgumentParser) -> None:
@@ -242,23 +187,6 @@ def report(p: argparse.ArgumentParser) -> None:
                    metavar="N", help=f"documents shown per question (default {DOCS_PER_QUESTION})")
 
 
-def export_longtail(p: argparse.ArgumentParser) -> None:
-    _out_dir(p)
-    p.add_argument("--max-docs", type=_non_negative, required=True, metavar="K",
-                   help="keep questions with at most K relevant documents (0 included)")
-    p.add_argument("--out", required=True, metavar="FILE.jsonl", help="facts file to write")
-    p.add_argument("--include-uncounted", action="store_true",
-                   help="also write questions without a count (relevant_docs null)")
-    p.add_argument("--mix", choices=MIX_KINDS,
-                   help="also write mixing data: random word sequences or generic documents")
-    p.add_argument("--ratio", type=float, default=1.0,
-                   help="mixing records per fact written (default 1)")
-    p.add_argument("--mix-out", metavar="FILE.jsonl", help="mixing data file to write")
-    p.add_argument("--mix-length", type=int, default=32,
-                   help="words per random sequence (default 32)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-
-
 def export_paper(p: argparse.ArgumentParser) -> None:
     _out_dir(p)
     p.add_argument("--entity-map", metavar="NPZ", help="entity map file to write (.npz)")
@@ -270,22 +198,3 @@ def export_paper(p: argparse.ArgumentParser) -> None:
                         "spotlight: every value a string, as the REST API sends it")
 
 
-def import_paper(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--entity-map", required=True, metavar="NPZ",
-                   help="*_entity_map.npz: URI -> int32 array of document indices")
-    p.add_argument("--qa-entities", metavar="JSONL",
-                   help="QA entity file: line i holds the entities of QA row i")
-    p.add_argument("--qa", nargs="+", metavar="FILE",
-                   help="the QA file the entity lines belong to (with --qa-entities)")
-    p.add_argument("--qa-format", choices=QA_FORMATS, default="nq-open",
-                   help="format of --qa (default nq-open)")
-    p.add_argument("--question-field", default="question",
-                   help="question field for --qa-format jsonl (default question)")
-    p.add_argument("--answers-field", default="answer",
-                   help="answers field for --qa-format jsonl (default answer)")
-    p.add_argument("--num-docs", type=_non_negative, metavar="N",
-                   help="documents in the corpus (default: largest index in the map + 1)")
-    p.add_argument("--source", help="the documents' source name (default: the .npz path)")
-    p.add_argument("--out", required=True, metavar="OUT", help="output folder to write")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the tables an earlier run wrote into OUT")
