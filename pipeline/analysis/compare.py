@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 
 from longtail.analysis.tables import output_folder, read_table, require
 from longtail.errors import UsageError
+from longtail.output.checksums import file_sha256
 from longtail.output.folder import OutputFolder
-from longtail.output.lineage import file_sha256
 from longtail.output.storage import atomic_path
 
 MATCH_ON = ("qa-content", "question-text")

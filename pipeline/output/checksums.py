@@ -15,6 +15,7 @@ written, never by reading the file back.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 
 TAIL_BYTES = 64 * 1024
@@ -91,3 +92,12 @@ def stream_digest(chunks: Iterable[bytes]) -> str:
 def read_chunks(handle, size: int = READ_CHUNK) -> Iterable[bytes]:
     while chunk := handle.read(size):
         yield chunk
+
+
+def file_sha256(location: str | os.PathLike[str]) -> str:
+    """sha256 of a whole file: a local path or a URI, read in chunks."""
+    from longtail.output.storage import Storage
+
+    storage, name = Storage.for_file(os.fspath(location))
+    with storage.open_input(name) as handle:
+        return stream_digest(read_chunks(handle))

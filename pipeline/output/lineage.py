@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from longtail.errors import UsageError
-from longtail.output.checksums import read_chunks, stream_digest
+from longtail.output.checksums import file_sha256
 from longtail.output.folder import FileEntry, OutputFolder
 from longtail.output.records import InputFile, Locations, StageRecord
 from longtail.output.storage import FileStat, Storage
@@ -68,12 +68,6 @@ def stat_location(location: str) -> FileStat | None:
         raise storage.error(err, "cannot read") from None
 
 
-def file_sha256(location: str) -> str:
-    storage, name = Storage.for_file(location)
-    with storage.open_input(name) as handle:
-        return stream_digest(read_chunks(handle))
-
-
 def fingerprint(locations: Locations, location: str, content: bool = False) -> InputFile:
     """An input file as it is now, recorded the way `locations` records it; `content` adds
     its sha256 (for small inputs; always for inputs inside OUT, which a copy of the folder
@@ -103,12 +97,6 @@ def input_change(then: InputFile, now_location: str) -> str | None:
         return None  # the same content, copied or touched
     return f"input {now_location} changed"
 
-
-def same_files(then: list[InputFile], now: list[InputFile]) -> bool:
-    """Whether two fingerprints name the same versions of the same files."""
-    def key(f: InputFile) -> tuple:
-        return (f.location, f.inside_out, f.size, f.mtime_ns, f.etag)
-    return [key(f) for f in then] == [key(f) for f in now]
 
 
 class Lineage:
@@ -238,11 +226,3 @@ class Lineage:
         self._memo.clear()
         return moved
 
-
-def normalise_location(location: str) -> str:
-    """A location as given, with a trailing slash and `file://` dropped (for messages)."""
-    return location.removeprefix("file://").rstrip("/") or "/"
-
-
-__all__ = ["Freshness", "Lineage", "fingerprint", "input_change", "run_id", "same_files",
-           "replace"]

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from longtail.errors import UsageError
+from longtail.output.checksums import file_sha256, read_chunks, stream_digest
 
 FILES = "files"
-CHUNK_BYTES = 8 << 20
 
 
 class HashingWriter:
@@ -49,14 +49,6 @@ def entry(path: Path, digest: Any) -> dict[str, Any]:
     """The record of a file just written, with the digest of its bytes."""
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _files(folder: str | Path, header: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -169,11 +161,8 @@ def _size_and_digest(storage: Any, folder: Path, name: str, hashed: bool
         raise FileNotFoundError(name)
     if not hashed:
         return stat.size, None
-    digest = hashlib.sha256()
     with storage.open_input(name) as source:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return stat.size, digest.hexdigest()
+        return stat.size, stream_digest(read_chunks(source))
 
 
 def set_recorded_mtimes(folder: Path, files: dict[str, dict[str, Any]]) -> None:

@@ -36,6 +36,7 @@ from longtail.linking.statistical.wikistats import (
     TOKEN_COUNTS,
     URI_COUNTS,
 )
+from longtail.output.checksums import file_sha256
 from longtail.output.http import (
     HTTP_ATTEMPTS,
     READ_ERRORS,
@@ -186,7 +187,7 @@ def download(remote: RemoteFile, folder: Path, progress: Progress) -> Path:
     `.part`, or downloaded; a checksum mismatch deletes it and stops with one line."""
     final = folder / local_name(remote.name)
     if final.exists():
-        if _sha256(final) == remote.sha256 or remote.sha256 is None and (
+        if file_sha256(final) == remote.sha256 or remote.sha256 is None and (
                 remote.size is None or final.stat().st_size == remote.size):
             progress.say(f"{remote.name}: already downloaded ({final.stat().st_size:,} bytes)")
             return final
@@ -278,12 +279,6 @@ def _hash_into(digest, path: Path) -> None:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    _hash_into(digest, path)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict:
