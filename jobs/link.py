@@ -5,7 +5,7 @@ spark-submit jobs/submit.py link --corpus PATH... (--model DIR | --spotlight URL
 
 from __future__ import annotations
 
-from longtail.corpus import plan_shards
+from longtail.corpus import plan_shards, rows_per_file
 from longtail.corpus.shards import Shard
 from longtail.jobs.executor import SparkExecutor
 from longtail.linking.shard import STAGE, link_shard
@@ -35,6 +35,7 @@ def run_link(ctx: StageContext, config: CorpusConfig) -> StageRecord:
                             executor=SparkExecutor(ctx.spark, "link: count rows"),
                             sizes=sizes),
         Shard.to_json, Shard.from_json)
+    stage.record_rows(rows_per_file(plan))
     shards = {s.shard_id: s for s in plan}
     spec, out = ctx.linker, ctx.out
     text_field, id_field = config.text_field, config.id_field

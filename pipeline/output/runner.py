@@ -24,12 +24,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from longtail.errors import UsageError
 from longtail.output.folder import WORK, FileEntry, OutputFolder, final_path, new_commit_id
-from longtail.output.lineage import Lineage, fingerprint, input_change, run_id, same_files
+from longtail.output.lineage import Lineage, fingerprint, input_change, run_id
 from longtail.output.records import InputFile, StageRecord, now_utc
 
 T = TypeVar("T")
@@ -192,9 +192,11 @@ def finish(out: OutputFolder, spec: StageSpec, markers: list[dict], stats: dict,
     return record
 
 
-def fingerprint_inputs(out: OutputFolder, spec: StageSpec) -> dict[str, list[InputFile]]:
+def fingerprint_inputs(out: OutputFolder, spec: StageSpec, skip: Iterable[str] = ()
+                       ) -> dict[str, list[InputFile]]:
+    """The spec's inputs as they are now (but those named in `skip`, fingerprinted already)."""
     return {name: [fingerprint(out.locations, p, name in spec.digest_inputs) for p in paths]
-            for name, paths in spec.inputs.items()}
+            for name, paths in spec.inputs.items() if name not in set(skip)}
 
 
 def _record_markers(record: StageRecord) -> dict[str, dict]:
@@ -249,24 +251,13 @@ class ShardedStage:
                 f"{self.out.display()} {holds} '{self.spec.stage}' run with other "
                 f"{', '.join(changed)}; pass --overwrite to redo it or choose another --out")
 
-    def input_rows(self, paths: list[str], count_rows: Callable[[str], int],
-                   executor: Executor) -> dict[str, int]:
-        """Rows of each input file: kept in the plan while the files are unchanged, counted
-        (through `executor`) otherwise. An input that changed after shards were committed
-        from it stops the run with one line."""
-        name = next(iter(self.spec.inputs))
-        plan, current = self._fingerprints(name, paths)
-        cached = [InputFile.from_json(e) for e in plan.get("fingerprints", {}).get(name, [])]
-        if cached and same_files(cached, current):
-            self.fingerprints = {name: cached}
-            return {p: f.rows or 0 for p, f in zip(paths, cached, strict=True)}
-        rows = executor(count_rows, list(paths)) if paths else []
-        counted = [InputFile(**{**f.to_json(), "inside_out": f.inside_out, "rows": n})
-                   for f, n in zip(current, rows, strict=True)]
-        self.fingerprints = {name: counted}
-        self.out.write_plan(self.spec.stage, {**plan, "fingerprints": {
-            name: [f.to_json() for f in counted]}})
-        return dict(zip(paths, rows, strict=True))
+    def record_rows(self, rows: Mapping[str, int]) -> None:
+        """Add each input file's row count (as the shard plan found it) to its fingerprint,
+        so the stage's record says how many rows it read of each file."""
+        for name, entries in (self.fingerprints or {}).items():
+            paths = self.spec.inputs[name]
+            self.fingerprints[name] = [replace(f, rows=rows.get(path, 0))
+                                       for path, f in zip(paths, entries, strict=True)]
 
     def shard_plan(self, make: Callable[[], list[T]], to_json: Callable[[T], dict],
                    from_json: Callable[[dict], T]) -> list[T]:
@@ -366,9 +357,8 @@ class ShardedStage:
         stats["shards"] = len(shards)
         stats["shards_skipped"] = len(shards) - len(todo)
         stats.update(extra_stats or {})
-        inputs = fingerprint_inputs(out, self.spec)
-        if self.fingerprints is not None:
-            inputs.update(self.fingerprints)
+        inputs = {**fingerprint_inputs(out, self.spec, skip=self.fingerprints or {}),
+                  **(self.fingerprints or {})}
         return finish(out, self.spec, markers, stats, upstream or {}, self.started,
                       say=self.say, inputs=inputs, lock=self.lock, plan=self.recorded_plan)
 

@@ -68,6 +68,8 @@ def test_manifest_counts_add_up(sample_out):
     link = manifest["stages"]["link"]["stats"]
     assert link["documents_in"] == 314
     assert link["documents_in"] == link["linked"] + link["empty"] + link["failed"]
+    # the record says how many rows the stage read of each input (from its shard plan)
+    assert [e["rows"] for e in manifest["stages"]["link"]["inputs"]["corpus"]] == [314]
     assert (link["empty"], link["failed"]) == (1, 1)
     docs = pq.read_table(sample_out / "docs").num_rows
     failures = pq.read_table(sample_out / "failures").to_pylist()

@@ -60,8 +60,8 @@ class ToyLink:
     def run(self, overwrite: bool = False) -> dict:
         stage = ShardedStage(self.out, self.spec, say=self.messages.append)
         stage.prepare(overwrite)
-        stage.input_rows(self.inputs, lambda p: len(Path(p).read_text().splitlines()),
-                         local_executor)
+        stage.fingerprint_inputs(self.inputs)
+        stage.record_rows({p: len(Path(p).read_text().splitlines()) for p in self.inputs})
         shards = {f"f{i:05d}": (p, i) for i, p in enumerate(self.inputs)}
         return stage.run(shards, self.work, local_executor)
 
