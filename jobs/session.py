@@ -33,14 +33,12 @@ def spark_session(app_name: str, master: str | None = None, **conf: str) -> Spar
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
     }
-    for variable in (*ENDPOINT_VARIABLES, "LONGTAIL_MODEL_CACHE"):
-        if os.environ.get(variable):  # executors reach the same object store (no secrets)
+    # executors reach the same object store and hub (their endpoints, never a secret)
+    for variable in (*ENDPOINT_VARIABLES, "LONGTAIL_MODEL_CACHE", "HF_ENDPOINT"):
+        if os.environ.get(variable):
             defaults[f"spark.executorEnv.{variable}"] = os.environ[variable]
     if verbose():
         defaults.pop("spark.driver.extraJavaOptions")
-    for variable in ("HF_ENDPOINT",):  # where hf:// is served, never a token
-        if os.environ.get(variable):
-            defaults[f"spark.executorEnv.{variable}"] = os.environ[variable]
     for key, value in {**defaults, **conf}.items():
         builder = builder.config(key, value)
     quiet_submitted_driver()

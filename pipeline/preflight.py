@@ -9,14 +9,13 @@ when the linker's settings leave nothing to link.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 from longtail.corpus import CorpusFile, resolve_inputs
 from longtail.corpus.preflight import check_corpus
 from longtail.errors import UsageError
-from longtail.output.storage import is_uri
+from longtail.output.storage import absolute_location, is_uri
 from longtail.qa.preflight import QAPreflight, check_qa
 
 
@@ -25,7 +24,7 @@ def absolute(location: str) -> str:
     the records): a local path made absolute, a URI or `@LIST` of URIs as given."""
     if location.startswith("@"):
         return "@" + absolute(location[1:])
-    return location if is_uri(location) else os.path.abspath(location)
+    return location if is_uri(location) else absolute_location(location)
 
 
 @dataclass

@@ -8,6 +8,7 @@ first (so none can start more), then all are killed.
 from __future__ import annotations
 
 import signal
+import subprocess
 
 import psutil
 
@@ -34,3 +35,14 @@ def kill_process_tree(pid: int) -> int:
             continue
     psutil.wait_procs(list(frozen.values()), timeout=30)
     return len(frozen)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a server the tests started: SIGTERM, then SIGKILL if it has not ended in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -29,6 +29,7 @@ from longtail.corpus.records import (
     TEXT_NOT_STRING,
     UNREADABLE_FILE,
     RecordFields,
+    json_object_or_none,
 )
 from longtail.errors import UsageError
 from longtail.output.failures import FailureRecord
@@ -237,14 +238,6 @@ def _columnar_rows(file: CorpusFile, sample_rows: int) -> Iterator[dict]:
 def _decoded(rows: list[dict]) -> Iterator[dict]:
     """Rows with nested objects stored as JSON strings (C4's `meta`) opened one level."""
     for row in rows:
-        yield {key: _json_object(value) or value for key, value in row.items()}
+        yield {key: (json_object_or_none(value) if isinstance(value, str) else None) or value
+               for key, value in row.items()}
 
-
-def _json_object(value: object) -> dict | None:
-    if not isinstance(value, str) or not value.lstrip().startswith("{"):
-        return None
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None

@@ -74,7 +74,7 @@ class FieldPath:
         value: Any = record
         for part in self.parts:
             if isinstance(value, str | bytes):
-                value = _json_object_or_none(value)
+                value = json_object_or_none(value)
             if not isinstance(value, dict) or part not in value:
                 return _MISSING
             value = value[part]
@@ -212,7 +212,7 @@ def lone_surrogate_position(text: str) -> int | None:
     return None
 
 
-def _json_object_or_none(value: str | bytes) -> dict[str, Any] | None:
+def json_object_or_none(value: str | bytes) -> dict[str, Any] | None:
     stripped = value.lstrip()
     if not stripped.startswith("{" if isinstance(stripped, str) else b"{"):
         return None

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from longtail.output.storage import is_remote
+from longtail.output.storage import absolute_location
 
 
 def _known(cls, data: dict) -> dict:
@@ -211,10 +211,7 @@ class Locations:
 
     def record(self, location: str) -> tuple[str, bool]:
         """(what to record, whether it is relative to OUT) for a location as a user gave it."""
-        if is_remote(location):
-            absolute = location.rstrip("/")
-        else:
-            absolute = os.path.abspath(location.removeprefix("file://"))
+        absolute = absolute_location(location)
         root = self.root if self.local else self.root.rstrip("/")
         if _is_under(absolute, root):
             return posixpath.relpath(absolute.replace(os.sep, "/"),

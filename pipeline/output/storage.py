@@ -275,6 +275,14 @@ def _folder_storage(folder: str, endpoint: str | None) -> Storage:
 # -- inputs named by the user: local paths or URIs --------------------------------------
 
 
+def absolute_location(location: str) -> str:
+    """A location that does not depend on the working folder: a local path made absolute (a
+    `file://` prefix dropped), a URI as given, without a trailing slash."""
+    if is_remote(location):
+        return location.rstrip("/")
+    return os.path.abspath(location.removeprefix("file://"))
+
+
 def join_location(folder: str, name: str) -> str:
     """`name` inside `folder`, for a local path or a URI."""
     return f"{folder.rstrip('/')}/{name}" if is_remote(folder) else os.path.join(folder, name)

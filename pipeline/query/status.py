@@ -10,6 +10,7 @@ from longtail.errors import UsageError
 from longtail.output.context import writing
 from longtail.output.folder import OutputFolder
 from longtail.output.lineage import Lineage
+from longtail.output.storage import absolute_location
 from longtail.stages import status_order
 
 EXIT_DAMAGED = 1
@@ -65,16 +66,8 @@ def relocate(out: OutputFolder, pairs: list[str], say) -> None:
     with writing(out, say):
         lineage = Lineage(out)
         for old, new in parsed:
-            moved = lineage.relocate(_absolute(old), _absolute(new))
+            moved = lineage.relocate(absolute_location(old), absolute_location(new))
             say(f"relocated {moved} input{'s' if moved != 1 else ''} from {old} to {new}")
-
-
-def _absolute(location: str) -> str:
-    import os
-
-    from longtail.output.storage import is_remote
-
-    return location.rstrip("/") if is_remote(location) else os.path.abspath(location)
 
 
 def coverage_lines(out: OutputFolder) -> list[str]:

@@ -35,6 +35,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from tests.processes import stop_process
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 64 * 1024
@@ -260,13 +262,7 @@ class ServerProcess:
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         if self._proc.stdout:
             self._proc.stdout.close()
 

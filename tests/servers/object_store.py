@@ -21,6 +21,8 @@ from pathlib import Path
 
 import requests
 
+from tests.processes import stop_process
+
 ANY_KEY = ("longtail-test-key", "longtail-test-secret")
 
 
@@ -91,12 +93,7 @@ class S3Server:
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
     def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        stop_process(self._proc)
 
     def __enter__(self) -> S3Server:
         return self
